@@ -1,0 +1,1 @@
+../../ppliteformer/standalone_predictor.py

@@ -1,0 +1,1 @@
+"""ppliteformer: PaddleNLP Transformers -> PaddleSlim compression -> Paddle Lite .nb."""

@@ -1,0 +1,110 @@
+"""`ppliteformer` command line: a thin layer over the Python API.
+
+Heavy modules (paddle, paddlenlp) are imported inside the commands, so `--help` and
+argument errors are instant.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import PPLiteFormerError
+
+
+def quiet_paddlenlp():
+    """PaddleNLP logs every file it saves or loads at INFO; keep only its warnings."""
+    from paddlenlp.utils.log import logger
+
+    logger.set_level("WARNING")
+
+
+def _cmd_run(args):
+    from .workflow import STAGE_ORDER, run_strategy
+
+    if args.until and args.until not in STAGE_ORDER:
+        raise PPLiteFormerError(f"--until {args.until}: unknown stage. Stages: {', '.join(STAGE_ORDER)}.")
+    quiet_paddlenlp()
+    run_strategy(args.strategy, workdir=args.workdir, until=args.until)
+
+
+def _cmd_convert(args):
+    from .stages.convert import convert_model
+
+    for target in args.target:
+        nb = convert_model(args.model, os.path.join(args.out, target), target)
+        print(f"{target}: {nb} ({os.path.getsize(nb)} bytes)")
+
+
+def _cmd_bench(args):
+    import json
+
+    from .bench import measure_latency, synthetic_inputs
+    from .runtimes import PaddleInferenceModel, open_lite
+
+    path = args.model
+    model = open_lite(path) if str(path).endswith(".nb") else PaddleInferenceModel(path, threads=args.threads)
+    inputs = synthetic_inputs(args.batch_size, args.seq_len)
+    result = measure_latency(model, inputs, args.warmup, args.repeats)
+    result.update({"model": str(path), "batch_size": args.batch_size, "seq_len": args.seq_len,
+                   "engine": "paddle_lite_x86" if str(path).endswith(".nb") else "paddle_inference"})
+    print(json.dumps(result, indent=2))
+
+
+def _cmd_predict(args):
+    from .standalone_predictor import main as predict_main
+
+    return predict_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ppliteformer", description=(
+        "Compress a PaddleNLP Transformer and deploy it with Paddle Lite."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a strategy YAML: data -> teacher -> export -> convert -> evaluate -> bench")
+    run.add_argument("strategy", help="strategy YAML, e.g. strategies/baseline.yaml")
+    run.add_argument("--workdir", help="work directory (default: the YAML's workdir, else work/<name>)")
+    run.add_argument("--until", help="stop after this stage (data, teacher, export, convert, evaluate, bench)")
+    run.set_defaults(func=_cmd_run)
+
+    convert = sub.add_parser("convert", help="convert an exported inference model to Paddle Lite .nb")
+    convert.add_argument("--model", required=True, help="folder with model.pdmodel and model.pdiparams")
+    convert.add_argument("--target", choices=("arm", "x86"), action="append", required=True,
+                         help="target (repeatable)")
+    convert.add_argument("--out", required=True, help="output folder; one sub-folder per target")
+    convert.set_defaults(func=_cmd_convert)
+
+    bench = sub.add_parser("bench", help="time a .nb (Paddle Lite x86) or an inference model folder")
+    bench.add_argument("--model", required=True, help="a .nb file or an inference model folder")
+    bench.add_argument("--batch-size", type=int, default=1)
+    bench.add_argument("--seq-len", type=int, default=128)
+    bench.add_argument("--warmup", type=int, default=5)
+    bench.add_argument("--repeats", type=int, default=30)
+    bench.add_argument("--threads", type=int, default=1, help="Paddle Inference threads (Lite x86 runs 1)")
+    bench.set_defaults(func=_cmd_bench)
+
+    predict = sub.add_parser("predict", help="classify texts with a .nb (same as deploy/python/predict.py)",
+                             add_help=False)
+    predict.add_argument("rest", nargs=argparse.REMAINDER)
+    predict.set_defaults(func=_cmd_predict)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    # Paddle reads the thread count at import; use every core unless the user chose.
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    os.environ.setdefault("GLOG_minloglevel", "2")  # Paddle's C++ INFO lines
+    try:
+        return args.func(args) or 0
+    except PPLiteFormerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; finished stages are kept and reused by the next run", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Strategy YAML -> frozen dataclasses, strictly.
+
+An unknown section or key, a wrong type or an out-of-range value is a ``ConfigError``
+that names the file, the section, the key and what is allowed. Nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "builtin"            # "builtin" or a local .tsv / .jsonl file
+    split: typing.Tuple[float, ...] = (0.8, 0.1, 0.1)  # train, dev, test fractions
+    seed: int = 42
+    max_seq_len: int = 128
+
+    def __post_init__(self):
+        _check(len(self.split) == 3 and all(0 < f < 1 for f in self.split) and abs(sum(self.split) - 1) < 1e-6,
+               "split must be three fractions in (0, 1) for train, dev, test that sum to 1, e.g. [0.8, 0.1, 0.1]")
+        _check(8 <= self.max_seq_len <= 2048, "max_seq_len must be between 8 and 2048")
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    source: str = "preset"   # "preset", a PaddleNLP pretrained name, or a local model folder
+    preset: str = "ernie-4l-256h"
+    vocab_min_freq: int = 1  # preset only: characters seen fewer times become [UNK]
+    train: bool = True       # false: use a loaded model as it is (its head must fit the labels)
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 42
+
+    def __post_init__(self):
+        _check(self.epochs >= 1, "epochs must be at least 1")
+        _check(1 <= self.batch_size <= 4096, "batch_size must be between 1 and 4096")
+        _check(0 < self.learning_rate < 1, "learning_rate must be in (0, 1), e.g. 1.0e-3")
+        _check(0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)")
+        _check(0 <= self.weight_decay < 1, "weight_decay must be in [0, 1)")
+        _check(self.vocab_min_freq >= 1, "vocab_min_freq must be at least 1")
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    targets: typing.Tuple[str, ...] = ("arm", "x86")
+
+    def __post_init__(self):
+        _check(len(self.targets) > 0 and set(self.targets) <= {"arm", "x86"} and
+               len(set(self.targets)) == len(self.targets),
+               "targets must be a list drawn from arm and x86, each at most once")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    logits_atol: float = 1e-4          # Lite vs Paddle Inference, largest allowed |difference|
+    min_label_agreement: float = 0.999
+
+    def __post_init__(self):
+        _check(self.logits_atol > 0, "logits_atol must be positive")
+        _check(0 < self.min_label_agreement <= 1, "min_label_agreement must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    batch_size: int = 1
+    seq_len: int = 128
+    warmup: int = 5
+    repeats: int = 30
+
+    def __post_init__(self):
+        _check(1 <= self.batch_size <= 256, "batch_size must be between 1 and 256")
+        _check(1 <= self.seq_len <= 2048, "seq_len must be between 1 and 2048")
+        _check(self.warmup >= 0, "warmup must be 0 or more")
+        _check(self.repeats >= 1, "repeats must be at least 1")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    workdir: str
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    convert: ConvertConfig = field(default_factory=ConvertConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    source_file: str = ""  # where the strategy was read from, for messages
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out.pop("source_file")
+        return out
+
+
+_SECTION_TYPES = {"data": DataConfig, "teacher": TeacherConfig, "convert": ConvertConfig,
+                  "evaluate": EvaluateConfig, "bench": BenchConfig}
+
+
+def _coerce(value, annotation: str, where: str):
+    """Check one YAML value against a field's declared type (annotations are strings here)."""
+    def fail(expected):
+        raise ConfigError(f"{where}: expected {expected}, got {value!r} ({type(value).__name__}).")
+
+    if annotation == "bool":
+        return value if isinstance(value, bool) else fail("true or false")
+    if annotation == "int":
+        return value if isinstance(value, int) and not isinstance(value, bool) else fail("an integer")
+    if annotation == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        return fail("a number")
+    if annotation == "str":
+        return value if isinstance(value, str) and value else fail("a non-empty string")
+    if annotation.startswith("typing.Tuple"):
+        item = "float" if "float" in annotation else "str"
+        if not isinstance(value, (list, tuple)):
+            fail(f"a list of {item}s")
+        return tuple(_coerce(v, item, where) for v in value)
+    raise AssertionError(f"unsupported annotation {annotation}")  # a bug in this module
+
+
+def _build_section(cls, raw, where: str):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {type(raw).__name__}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}'. Allowed keys: {', '.join(fields)}. "
+                          "Fix the spelling or remove it.")
+    values = {k: _coerce(v, str(fields[k].type), f"{where}.{k}") for k, v in raw.items()}
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}.") from None
+
+
+def load_strategy(path, workdir: str | None = None) -> Strategy:
+    """Read and validate a strategy YAML; ``workdir`` overrides the file's own."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: strategy file not found. Give the path of a YAML file such as "
+                          "strategies/baseline.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}). Check indentation "
+                          "and quoting near the line it names.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file. Save the strategy as UTF-8 YAML.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a strategy must be a YAML mapping with sections "
+                          f"({', '.join(_SECTION_TYPES)}), got {type(raw).__name__}.")
+    top = {"name", "workdir", *_SECTION_TYPES}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ConfigError(f"{path}: unknown section '{unknown[0]}'. Allowed top-level keys: "
+                          f"{', '.join(sorted(top))}. Fix the spelling or remove it.")
+    name = _coerce(raw.get("name", path.stem), "str", f"{path}: name")
+    sections = {key: _build_section(cls, raw.get(key), f"{path}: section '{key}'")
+                for key, cls in _SECTION_TYPES.items()}
+    chosen_workdir = workdir or _coerce(raw.get("workdir", f"work/{name}"), "str", f"{path}: workdir")
+    return Strategy(name=name, workdir=chosen_workdir, source_file=str(path), **sections)

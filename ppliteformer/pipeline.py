@@ -1,0 +1,117 @@
+"""Runs stages in order inside a work directory, reusing the ones already finished.
+
+Each stage writes into a temporary folder that is renamed into place only when the stage
+returns, and only then is it recorded in ``manifest.json`` (itself written to a temporary
+file and renamed). A stage is reused when the manifest records it with the same key: a
+hash of its own config and the keys of the stages it reads.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import WorkdirError
+
+MANIFEST = "manifest.json"
+STAGE_CONFIG = "stage_config.json"  # the config a stage ran with, saved beside its output
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonable(obj):
+    if is_dataclass(obj):
+        return asdict(obj)
+    raise TypeError(f"stage config holds a {type(obj).__name__}, which cannot be hashed")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable  # run(ctx: StageContext) -> dict of metrics
+    config: object = None  # a dataclass (or plain dict) whose value decides reuse
+    inputs: tuple = ()     # names of the stages whose outputs this one reads
+
+
+@dataclass
+class StageContext:
+    workdir: Path
+    out_dir: Path
+    inputs: dict = field(default_factory=dict)  # stage name -> finished output folder
+
+    def input(self, name: str) -> Path:
+        return self.inputs[name]
+
+
+class Pipeline:
+    def __init__(self, workdir, stages: list, log=print):
+        self.workdir = Path(workdir)
+        self.stages = stages
+        self.log = log
+
+    def _manifest(self) -> dict:
+        path = self.workdir / MANIFEST
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"stages": {}}
+
+    @staticmethod
+    def _key(stage: Stage, upstream_keys: dict) -> str:
+        blob = json.dumps({"stage": stage.name, "config": stage.config,
+                           "inputs": {n: upstream_keys[n] for n in stage.inputs}},
+                          sort_keys=True, default=_jsonable)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def run(self, until: str | None = None) -> dict:
+        """Run (or reuse) every stage up to ``until``; returns {stage: record}."""
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkdirError(f"Cannot create the work directory {self.workdir}: {exc.strerror}. "
+                               "Choose a writable place with --workdir.") from None
+        manifest = self._manifest()
+        keys, records = {}, {}
+        for stage in self.stages:
+            keys[stage.name] = self._key(stage, keys)
+            out_dir = self.workdir / stage.name
+            done = manifest["stages"].get(stage.name)
+            if done and done["key"] == keys[stage.name] and out_dir.is_dir():
+                self.log(f"[{stage.name}] reused (finished {done['finished_at']})")
+                records[stage.name] = done
+            else:
+                records[stage.name] = self._run_stage(stage, keys[stage.name], out_dir, manifest)
+            if stage.name == until:
+                break
+        return records
+
+    def _run_stage(self, stage: Stage, key: str, out_dir: Path, manifest: dict) -> dict:
+        self.log(f"[{stage.name}] running")
+        tmp_dir = self.workdir / f".{stage.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        tmp_dir.mkdir(parents=True)
+        write_json_atomic(tmp_dir / STAGE_CONFIG, {"stage": stage.name, "config": stage.config,
+                                                   "inputs": list(stage.inputs)})
+        ctx = StageContext(self.workdir, tmp_dir, {n: self.workdir / n for n in stage.inputs})
+        start = time.time()
+        try:
+            metrics = stage.run(ctx) or {}
+        except BaseException:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise
+        manifest["stages"].pop(stage.name, None)  # the old output is going away
+        write_json_atomic(self.workdir / MANIFEST, manifest)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.replace(tmp_dir, out_dir)
+        record = {"key": key, "seconds": round(time.time() - start, 1),
+                  "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": metrics}
+        manifest["stages"][stage.name] = record
+        write_json_atomic(self.workdir / MANIFEST, manifest)
+        self.log(f"[{stage.name}] done in {record['seconds']} s")
+        return record

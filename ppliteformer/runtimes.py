@@ -1,0 +1,80 @@
+"""The real runtimes an artifact is evaluated and timed on: Paddle Inference and Paddle Lite.
+
+Both take the same four input arrays (see ``standalone_predictor.batch_arrays``) and
+return logits, so evaluation and benchmarking treat them alike.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFileError
+from .standalone_predictor import INPUT_NAMES, LiteModel, batch_arrays
+
+MODEL_FILE = "model.pdmodel"
+PARAMS_FILE = "model.pdiparams"
+NB_FILE = "model.nb"
+
+
+class PaddleInferenceModel:
+    """A static inference model (model.pdmodel + model.pdiparams) on the CPU."""
+
+    def __init__(self, model_dir, threads: int | None = None):
+        import paddle.inference as pi
+
+        model_dir = Path(model_dir)
+        for name in (MODEL_FILE, PARAMS_FILE):
+            if not (model_dir / name).is_file():
+                raise ModelFileError(f"{model_dir} is not an exported inference model: {name} is missing. "
+                                     "Point at the 'export' folder of a ppliteformer work directory.")
+        config = pi.Config(str(model_dir / MODEL_FILE), str(model_dir / PARAMS_FILE))
+        config.disable_gpu()
+        config.disable_glog_info()
+        config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
+        self.predictor = pi.create_predictor(config)
+
+    def run(self, inputs: dict) -> np.ndarray:
+        for name in INPUT_NAMES:
+            handle = self.predictor.get_input_handle(name)
+            handle.reshape(inputs[name].shape)
+            handle.copy_from_cpu(np.ascontiguousarray(inputs[name]))
+        self.predictor.run()
+        return self.predictor.get_output_handle(self.predictor.get_output_names()[0]).copy_to_cpu()
+
+
+def open_lite(nb_path, threads: int = 1) -> LiteModel:
+    if not Path(nb_path).is_file():
+        raise ModelFileError(f"{nb_path}: no such .nb file. Run the convert stage first.")
+    return LiteModel(nb_path, threads)
+
+
+def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarray:
+    """Run ``model`` over token-id lists, batched in length order; logits in input order.
+
+    Batches are padded to their longest member only, so batch 1 runs each text unpadded.
+    """
+    order = np.argsort([len(ids) for ids in ids_list], kind="stable")
+    out = None
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        logits = model.run(batch_arrays([ids_list[i] for i in rows], pad_id))
+        if out is None:
+            out = np.zeros((len(ids_list), logits.shape[-1]), dtype="float32")
+        out[rows] = logits
+    return out
+
+
+class DygraphModel:
+    """A Paddle dygraph model in eval mode behind the same ``run(inputs)`` interface."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, inputs: dict) -> np.ndarray:
+        import paddle
+
+        self.model.eval()
+        with paddle.no_grad():
+            return self.model(**{k: paddle.to_tensor(v) for k, v in inputs.items()}).numpy()

@@ -1,0 +1,51 @@
+"""Stage `evaluate`: test accuracy of the inference model (Paddle Inference) and of the x86
+`.nb` (Paddle Lite), and the check that both runtimes agree."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import EvaluateConfig
+from ..data import DatasetSplits
+from ..errors import StageError
+from ..modeling import load_tokenizer
+from ..pipeline import Stage
+from ..runtimes import NB_FILE, PaddleInferenceModel, logits_over, open_lite
+from ..training import encode_texts
+from .data import read_splits
+
+
+def compare_logits(reference: np.ndarray, other: np.ndarray) -> dict:
+    return {"max_abs_logit_diff": float(np.abs(reference - other).max()),
+            "label_agreement": float((reference.argmax(-1) == other.argmax(-1)).mean())}
+
+
+def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConfig, max_seq_len: int) -> dict:
+    """Accuracy of each runtime on the test split; raises if Lite and Paddle Inference disagree."""
+    tokenizer = load_tokenizer(str(export_dir))
+    ids = encode_texts(tokenizer, [e.text for e in splits.test], max_seq_len)
+    labels = np.asarray([splits.labels.index(e.label) for e in splits.test])
+    reference = logits_over(PaddleInferenceModel(export_dir), ids, tokenizer.pad_token_id, batch_size=32)
+    metrics = {"test_texts": len(ids), "accuracy": float((reference.argmax(-1) == labels).mean())}
+    if x86_nb is not None:
+        lite = logits_over(open_lite(x86_nb), ids, tokenizer.pad_token_id, batch_size=1)
+        metrics["accuracy_x86_lite"] = float((lite.argmax(-1) == labels).mean())
+        metrics.update(compare_logits(reference, lite))
+        if metrics["max_abs_logit_diff"] > cfg.logits_atol or metrics["label_agreement"] < cfg.min_label_agreement:
+            raise StageError(
+                f"Paddle Lite x86 and Paddle Inference disagree on the test split: largest logit difference "
+                f"{metrics['max_abs_logit_diff']:.2e} (allowed {cfg.logits_atol:.0e}), labels agree on "
+                f"{metrics['label_agreement']:.2%} (required {cfg.min_label_agreement:.2%}). The .nb does "
+                "not compute what the model does; do not deploy it.")
+    print("evaluate: test accuracy " + ", ".join(
+        f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("accuracy")), flush=True)
+    return metrics
+
+
+def stage(strategy) -> Stage:
+    def run(ctx):
+        x86_nb = ctx.input("convert") / "x86" / NB_FILE if "x86" in strategy.convert.targets else None
+        return evaluate_models(ctx.input("export"), x86_nb, read_splits(ctx.input("data")),
+                               strategy.evaluate, strategy.data.max_seq_len)
+    return Stage("evaluate", run, strategy.evaluate, inputs=("data", "export", "convert"))

@@ -1,0 +1,69 @@
+"""Stage `teacher`: build (preset + own vocabulary) or load (pretrained / local) and fine-tune."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..config import DataConfig, TeacherConfig
+from ..data import DatasetSplits
+from ..errors import ModelFileError
+from ..modeling import (PRESET_SOURCE, build_model, build_vocab, load_pretrained, load_tokenizer,
+                        preset_config, write_vocab)
+from ..pipeline import Stage
+from ..training import encode_texts, train_classifier
+from .data import read_splits
+
+TASK_FILE = "task.json"  # label names and max_seq_len, read by export
+
+
+def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path):
+    if cfg.source == PRESET_SOURCE:
+        vocab_file = out_dir / "vocab.txt"
+        write_vocab(build_vocab([e.text for e in splits.train], cfg.vocab_min_freq), vocab_file)
+        tokenizer = load_tokenizer(str(vocab_file))
+        model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len))
+        return model, tokenizer
+    model = load_pretrained(cfg.source, len(splits.labels))
+    tokenizer = load_tokenizer(cfg.source)
+    if model.config.num_labels != len(splits.labels) and not cfg.train:
+        raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
+                             f"data has {len(splits.labels)} labels ({', '.join(splits.labels)}). "
+                             "Set teacher.train: true to fine-tune a new head, or use matching data.")
+    return model, tokenizer
+
+
+def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir) -> dict:
+    """Build or load the teacher, fine-tune it, keep the best dev checkpoint in ``out_dir``."""
+    import paddle
+
+    out_dir = Path(out_dir)
+    paddle.seed(cfg.seed)
+    model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir)
+    label_id = {label: i for i, label in enumerate(splits.labels)}
+    (out_dir / TASK_FILE).write_text(json.dumps({"labels": list(splits.labels),
+                                                 "max_seq_len": data_cfg.max_seq_len}), encoding="utf-8")
+
+    def save(m, dev_acc=None):
+        m.save_pretrained(str(out_dir))
+        tokenizer.save_pretrained(str(out_dir))
+
+    if not cfg.train:
+        save(model)
+        return {"trained": False}
+    train_ids = encode_texts(tokenizer, [e.text for e in splits.train], data_cfg.max_seq_len)
+    dev_ids = encode_texts(tokenizer, [e.text for e in splits.dev], data_cfg.max_seq_len)
+    result = train_classifier(
+        model, train_ids, [label_id[e.label] for e in splits.train],
+        dev_ids, [label_id[e.label] for e in splits.dev],
+        epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+        warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
+        pad_id=tokenizer.pad_token_id, on_best=save)
+    params = sum(int(p.numel()) for p in model.parameters())
+    return {"trained": True, "parameters": params, **result}
+
+
+def stage(strategy) -> Stage:
+    def run(ctx):
+        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input("data")), ctx.out_dir)
+    return Stage("teacher", run, {"teacher": strategy.teacher, "max_seq_len": strategy.data.max_seq_len},
+                 inputs=("data",))

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Standalone Paddle Lite text classifier: the file that ships to a phone or an ARM board.
+
+It imports only numpy, paddlelite and the `tokenizers` library (no paddle, no paddlenlp,
+which do not install on ARM boards), so it can be copied on its own next to a model
+folder made by `ppliteformer convert`:
+
+    model.nb  vocab.txt  ppliteformer_meta.json
+
+Usage:
+    python predict.py --model DIR_OR_NB --text "质量很好" [--text ...] [--file texts.txt] [--json]
+
+ppliteformer imports `encode_batch_arrays` and `LiteModel` from here too, so the pipeline
+and the device run the same input code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+META_FILE = "ppliteformer_meta.json"
+VOCAB_FILE = "vocab.txt"
+INPUT_NAMES = ("input_ids", "token_type_ids", "position_ids", "attention_mask")
+
+
+class PredictorError(Exception):
+    """A user-facing problem with the model folder or the input texts."""
+
+
+def batch_arrays(ids_list, pad_id: int = 0, pad_to: int | None = None) -> dict:
+    """Pad token-id lists into the four model inputs, in the exported input order."""
+    length = pad_to or max(len(ids) for ids in ids_list)
+    input_ids = np.full((len(ids_list), length), pad_id, dtype="int64")
+    mask = np.zeros((len(ids_list), length), dtype="float32")
+    for row, ids in enumerate(ids_list):
+        input_ids[row, :len(ids)] = ids
+        mask[row, :len(ids)] = 1.0
+    positions = np.broadcast_to(np.arange(length, dtype="int64"), input_ids.shape).copy()
+    return {"input_ids": input_ids, "token_type_ids": np.zeros_like(input_ids),
+            "position_ids": positions, "attention_mask": mask}
+
+
+class LiteModel:
+    """A Paddle Lite `.nb` model run through the light (mobile) predictor."""
+
+    def __init__(self, nb_path, threads: int = 1):
+        from paddlelite.lite import MobileConfig, create_paddle_predictor
+
+        config = MobileConfig()
+        config.set_model_from_file(str(nb_path))
+        if hasattr(config, "set_threads"):  # ARM builds only; x86 Lite runs one math thread
+            config.set_threads(threads)
+        self.predictor = create_paddle_predictor(config)
+
+    def run(self, inputs: dict) -> np.ndarray:
+        for name in INPUT_NAMES:
+            self.predictor.get_input_by_name(name).from_numpy(np.ascontiguousarray(inputs[name]))
+        self.predictor.run()
+        return self.predictor.get_output(0).numpy().copy()
+
+
+def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
+    """The BERT/ERNIE WordPiece tokenizer, as the `tokenizers` library implements it."""
+    from tokenizers import BertWordPieceTokenizer
+
+    tokenizer = BertWordPieceTokenizer(str(vocab_path), lowercase=lowercase, strip_accents=None,
+                                       clean_text=True, handle_chinese_chars=True)
+    tokenizer.enable_truncation(max_length=max_seq_len)
+    return tokenizer
+
+
+class TextClassifier:
+    """Tokenizer + `.nb` model + label names, read from one model folder."""
+
+    def __init__(self, model_path, threads: int = 1):
+        model_path = Path(model_path)
+        folder = model_path if model_path.is_dir() else model_path.parent
+        nb_path = model_path if model_path.is_file() else folder / "model.nb"
+        for needed in (nb_path, folder / VOCAB_FILE, folder / META_FILE):
+            if not needed.is_file():
+                raise PredictorError(
+                    f"{needed} not found. --model must be a model folder made by 'ppliteformer convert' "
+                    f"(model.nb, {VOCAB_FILE}, {META_FILE}) or the .nb file inside one.")
+        self.meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        self.labels = self.meta["labels"]
+        self.max_seq_len = int(self.meta["max_seq_len"])
+        self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta["do_lower_case"], self.max_seq_len)
+        self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
+        self.model = LiteModel(nb_path, threads)
+
+    def encode(self, text: str) -> list:
+        encoding = self.tokenizer.encode(text)
+        if encoding.overflowing:
+            print(f"warning: text longer than {self.max_seq_len} tokens was truncated: "
+                  f"{text[:30]!r}...", file=sys.stderr)
+        return encoding.ids
+
+    def predict(self, text: str) -> dict:
+        if not text.strip():
+            raise PredictorError("The text is empty; give at least one non-space character.")
+        logits = self.model.run(batch_arrays([self.encode(text)], self.pad_id))[0]
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        best = int(probs.argmax())
+        return {"text": text, "label": self.labels[best], "probability": float(probs[best]),
+                "logits": [float(x) for x in logits]}
+
+
+def _iter_texts(args):
+    yield from args.text or []
+    if args.file:
+        with open(args.file, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    raise PredictorError(f"{args.file}, line {lineno}: not valid UTF-8. "
+                                         "Re-save the file as UTF-8.") from None
+                if line.strip():
+                    yield line
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Classify texts with a Paddle Lite .nb model.")
+    parser.add_argument("--model", required=True, help="model folder (model.nb, vocab.txt, "
+                        f"{META_FILE}) or the .nb file inside it")
+    parser.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    parser.add_argument("--file", help="a UTF-8 file of texts, one per line")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per text")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (ARM builds)")
+    args = parser.parse_args(argv)
+    if not args.text and not args.file:
+        parser.error("give --text or --file")
+    if args.file and not os.path.isfile(args.file):
+        parser.error(f"--file {args.file}: no such file")
+    try:
+        classifier = TextClassifier(args.model, args.threads)
+        for text in _iter_texts(args):
+            result = classifier.predict(text)
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+            else:
+                print(f"{result['label']}\t{result['probability']:.4f}\t{text}", flush=True)
+    except PredictorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

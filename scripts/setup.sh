@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Creates .venv (Python 3.10) in the checkout and installs the pinned lock plus ppliteformer.
+# Paddle Lite's wheels stop at CPython 3.10, so 3.10 is required.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python310() {
+  if command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' >/dev/null 2>&1; then
+    command -v python3.10; return
+  fi
+  local root
+  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  for candidate in "$root"/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do
+    if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+  done
+  echo "ppliteformer needs Python 3.10 (Paddle Lite ships no wheel for newer Pythons); install it (pyenv install 3.10, or apt-get install python3.10) and run this script again." >&2
+  exit 2
+}
+
+PY=$(find_python310)
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# Extra index locations in a machine-wide pip config would only add noise here.
+export PIP_EXTRA_INDEX_URL=""
+.venv/bin/python -m pip install --quiet --upgrade "pip==24.2" "setuptools==75.1.0" "wheel==0.44.0"
+.venv/bin/python -m pip install --quiet -r requirements.lock
+.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+.venv/bin/python -c "import paddle, paddlelite.lite, paddlenlp, paddleslim; print('ppliteformer environment ready in .venv')"
