@@ -12,19 +12,11 @@ import sys
 from .errors import PPLiteFormerError
 
 
-def quiet_paddlenlp():
-    """PaddleNLP logs every file it saves or loads at INFO; keep only its warnings."""
-    from paddlenlp.utils.log import logger
-
-    logger.set_level("WARNING")
-
-
 def _cmd_run(args):
     from .workflow import STAGE_ORDER, run_strategy
 
     if args.until and args.until not in STAGE_ORDER:
         raise PPLiteFormerError(f"--until {args.until}: unknown stage. Stages: {', '.join(STAGE_ORDER)}.")
-    quiet_paddlenlp()
     run_strategy(args.strategy, workdir=args.workdir, until=args.until)
 
 

@@ -65,11 +65,18 @@ class LiteModel:
 
 
 def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
-    """The BERT/ERNIE WordPiece tokenizer, as the `tokenizers` library implements it."""
-    from tokenizers import BertWordPieceTokenizer
+    """PaddleNLP's BERT/ERNIE tokenizer rebuilt from `tokenizers` parts.
+
+    PaddleNLP's BasicTokenizer also splits off every Unicode symbol (category S*, e.g.
+    ～ and ￥) and a few listed code points, which the stock BERT pre-tokenizer does not.
+    """
+    from tokenizers import BertWordPieceTokenizer, Regex, pre_tokenizers
 
     tokenizer = BertWordPieceTokenizer(str(vocab_path), lowercase=lowercase, strip_accents=None,
                                        clean_text=True, handle_chinese_chars=True)
+    symbols = Regex(r"[\p{S}\x{00AD}\x{00B2}\x{00BA}\x{3007}\x{00B5}\x{00D8}\x{014B}\x{01B1}]")
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Split(symbols, behavior="isolated")])
     tokenizer.enable_truncation(max_length=max_seq_len)
     return tokenizer
 

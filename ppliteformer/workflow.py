@@ -19,6 +19,13 @@ def stages_for(strategy: Strategy) -> list:
     return stages
 
 
+def quiet_paddlenlp():
+    """PaddleNLP logs every file it saves or loads at INFO; keep only its warnings."""
+    from paddlenlp.utils.log import logger
+
+    logger.set_level("WARNING")
+
+
 def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
     """Run a strategy (a Strategy or a YAML path) to the end, or to stage ``until``.
 
@@ -27,6 +34,7 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
     if not isinstance(strategy, Strategy):
         strategy = load_strategy(strategy, workdir)
     workdir = Path(workdir or strategy.workdir)
+    quiet_paddlenlp()
     records = Pipeline(workdir, stages_for(strategy)).run(until=until)
     report = build_report(strategy, records)
     if until is None:

@@ -1,0 +1,57 @@
+"""Shared fixtures: a small real dataset cut from the built-in corpus and one tiny pipeline run.
+
+Everything runs the real stack (PaddleNLP, Paddle Inference, Paddle Lite opt and
+predictor) on a 2-layer, 32-wide ERNIE so the fast tier takes minutes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_STRATEGY = """
+name: tiny
+data: {{source: {data}, max_seq_len: 48, seed: 7}}
+teacher: {{preset: ernie-tiny-test, epochs: 5, batch_size: 16, learning_rate: 5.0e-3}}
+bench: {{seq_len: 48, repeats: 5, warmup: 1}}
+"""
+
+
+def write_corpus_sample(path: Path, per_label: int = 200) -> Path:
+    """A TSV of the first ``per_label`` reviews of each label from the built-in corpus."""
+    from ppliteformer.data import load_builtin
+
+    counts = {}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("text\tlabel\n")
+        for example in load_builtin():
+            if counts.get(example.label, 0) < per_label and "\t" not in example.text:
+                counts[example.label] = counts.get(example.label, 0) + 1
+                f.write(f"{example.text}\t{example.label}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_tsv(tmp_path_factory) -> Path:
+    return write_corpus_sample(tmp_path_factory.mktemp("data") / "reviews.tsv")
+
+
+@pytest.fixture(scope="session")
+def tiny_strategy_file(tmp_path_factory, corpus_tsv) -> Path:
+    path = tmp_path_factory.mktemp("strategy") / "tiny.yaml"
+    path.write_text(TINY_STRATEGY.format(data=corpus_tsv), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_strategy_file):
+    """(workdir, report) of one full run of the tiny strategy, shared by the stage tests."""
+    from ppliteformer.workflow import run_strategy
+
+    workdir = tmp_path_factory.mktemp("work")
+    report = run_strategy(tiny_strategy_file, workdir=workdir)
+    return workdir, report

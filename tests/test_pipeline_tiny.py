@@ -1,0 +1,82 @@
+"""Each stage for real, on the tiny model: export, opt, Paddle Inference, Paddle Lite."""
+import json
+
+import numpy as np
+
+from ppliteformer.pipeline import MANIFEST, STAGE_CONFIG
+from ppliteformer.runtimes import NB_FILE, PaddleInferenceModel, logits_over, open_lite
+from ppliteformer.stages.data import read_splits
+from ppliteformer.stages.export import program_op_types
+from ppliteformer.standalone_predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
+from ppliteformer.workflow import run_strategy
+
+
+def test_export_has_explicit_inputs_no_dropout_and_its_metadata(tiny_run):
+    workdir, _ = tiny_run
+    export = workdir / "export"
+    ops = program_op_types(export)
+    assert "dropout" not in ops
+    assert ops.count("feed") == len(INPUT_NAMES)
+    meta = json.loads((export / META_FILE).read_text())
+    assert meta["inputs"] == list(INPUT_NAMES)
+    assert meta["labels"] == ["negative", "positive"] and meta["max_seq_len"] == 48
+    assert (export / VOCAB_FILE).is_file()
+    assert json.loads((export / STAGE_CONFIG).read_text())["stage"] == "export"
+
+
+def test_inference_model_reads_the_four_named_inputs(tiny_run):
+    workdir, _ = tiny_run
+    model = PaddleInferenceModel(workdir / "export")
+    assert sorted(model.predictor.get_input_names()) == sorted(INPUT_NAMES)
+
+
+def test_opt_makes_distinct_arm_and_x86_nb_files(tiny_run):
+    workdir, report = tiny_run
+    arm, x86 = (workdir / "convert" / t / NB_FILE for t in ("arm", "x86"))
+    assert arm.stat().st_size > 10_000 and x86.stat().st_size > 10_000
+    assert arm.read_bytes() != x86.read_bytes()
+    artifact = report["artifacts"][0]
+    assert artifact["nb_bytes_arm"] == arm.stat().st_size and artifact["nb_bytes_x86"] == x86.stat().st_size
+
+
+def test_lite_and_paddle_inference_agree_on_the_test_split(tiny_run):
+    workdir, report = tiny_run
+    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.training import encode_texts
+
+    splits = read_splits(workdir / "data")
+    tokenizer = load_tokenizer(str(workdir / "export"))
+    ids = encode_texts(tokenizer, [e.text for e in splits.test], 48)
+    reference = logits_over(PaddleInferenceModel(workdir / "export"), ids, 0, batch_size=8)
+    lite = logits_over(open_lite(workdir / "convert" / "x86" / NB_FILE), ids, 0, batch_size=1)
+    assert np.abs(reference - lite).max() < 1e-4
+    assert (reference.argmax(-1) == lite.argmax(-1)).mean() >= 0.999
+    artifact = report["artifacts"][0]
+    assert artifact["max_abs_logit_diff_lite_vs_inference"] < 1e-4
+    assert artifact["accuracy_x86_lite"] == artifact["accuracy"]
+
+
+def test_trained_tiny_teacher_learns_something(tiny_run):
+    _, report = tiny_run
+    assert report["artifacts"][0]["accuracy"] > 0.6  # 2 classes, balanced: chance is 0.5
+
+
+def test_report_json_shape(tiny_run):
+    workdir, report = tiny_run
+    on_disk = json.loads((workdir / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(report))
+    assert on_disk["teacher"] == on_disk["final"] == on_disk["final_fp32"] == "teacher"
+    artifact = on_disk["artifacts"][0]
+    for key in ("name", "accuracy", "nb_bytes_arm", "latency_ms_x86_lite"):
+        assert key in artifact
+    assert artifact["latency_ms_x86_lite"] > 0
+
+
+def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, capsys):
+    workdir, report = tiny_run
+    before = json.loads((workdir / MANIFEST).read_text())
+    again = run_strategy(tiny_strategy_file, workdir=workdir)
+    out = capsys.readouterr().out
+    assert out.count("reused") == len(before["stages"]) == 6
+    assert json.loads((workdir / MANIFEST).read_text()) == before
+    assert again["artifacts"][0]["accuracy"] == report["artifacts"][0]["accuracy"]

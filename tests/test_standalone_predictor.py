@@ -1,0 +1,86 @@
+"""deploy/python/predict.py runs on its own: paddle, paddlenlp and ppliteformer blocked."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ppliteformer.modeling import load_tokenizer
+from ppliteformer.runtimes import NB_FILE, open_lite
+from ppliteformer.standalone_predictor import batch_arrays
+
+from .conftest import REPO
+
+BLOCKER = """
+import runpy, sys
+class BlockHeavyImports:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('paddle', 'paddlenlp', 'paddleslim', 'ppliteformer'):
+            raise ImportError(name + ' is blocked: the standalone predictor must not need it')
+sys.meta_path.insert(0, BlockHeavyImports())
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+runpy.run_path(script, run_name='__main__')
+"""
+
+
+@pytest.fixture(scope="module")
+def deployed(tiny_run, tmp_path_factory):
+    """The predictor copied out of the repo, as a user would copy it to a board."""
+    folder = tmp_path_factory.mktemp("device")
+    shutil.copy(REPO / "deploy" / "python" / "predict.py", folder / "predict.py")
+    return folder / "predict.py", tiny_run[0] / "convert" / "x86"
+
+
+def run_predictor(script, *args):
+    return subprocess.run([sys.executable, "-c", BLOCKER, str(script), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_predict_text_json_matches_the_pipeline_logits(deployed, tiny_run):
+    script, model_dir = deployed
+    text = "质量很好，物流也快，下次还买"
+    proc = run_predictor(script, "--model", model_dir, "--text", text, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["label"] in ("negative", "positive") and 0.5 <= result["probability"] <= 1
+    tokenizer = load_tokenizer(str(tiny_run[0] / "export"))
+    ids = tokenizer(text, max_length=48, truncation=True)["input_ids"]
+    expected = open_lite(model_dir / NB_FILE).run(batch_arrays([ids]))[0]
+    np.testing.assert_allclose(result["logits"], expected, atol=1e-6)
+
+
+def test_predict_file_of_texts_plain_output(deployed, tmp_path):
+    script, model_dir = deployed
+    texts = tmp_path / "texts.txt"
+    texts.write_text("很好\n\n太差了，退货\nGood value 👍\n", encoding="utf-8")
+    proc = run_predictor(script, "--model", model_dir / NB_FILE, "--file", texts)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 3  # the blank line is skipped
+    label, probability, text = lines[1].split("\t")
+    assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1 and text == "太差了，退货"
+
+
+def test_invalid_utf8_line_is_named(deployed, tmp_path):
+    script, model_dir = deployed
+    texts = tmp_path / "bad.txt"
+    texts.write_bytes("好\n".encode() + b"\xff\xfe\n")
+    proc = run_predictor(script, "--model", model_dir, "--file", texts)
+    assert proc.returncode == 2 and "line 2: not valid UTF-8" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_model_folder_without_vocab_is_a_clear_error(deployed, tmp_path):
+    script, model_dir = deployed
+    shutil.copy(model_dir / NB_FILE, tmp_path / NB_FILE)
+    proc = run_predictor(script, "--model", tmp_path, "--text", "好")
+    assert proc.returncode == 2 and "vocab.txt not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_long_text_is_truncated_with_a_warning(deployed):
+    script, model_dir = deployed
+    proc = run_predictor(script, "--model", model_dir, "--text", "很好" * 200, "--json")
+    assert proc.returncode == 0 and "truncated" in proc.stderr
