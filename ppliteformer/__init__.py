@@ -1,1 +1,27 @@
-"""ppliteformer: PaddleNLP Transformers -> PaddleSlim compression -> Paddle Lite .nb."""
+"""ppliteformer: PaddleNLP Transformers -> PaddleSlim compression -> Paddle Lite .nb.
+
+The public API, imported lazily so that ``import ppliteformer`` stays light:
+
+    run_strategy(strategy_or_yaml, workdir=None, until=None) -> report dict
+    load_strategy(path, workdir=None) -> Strategy
+    prepare_data(DataConfig, out_dir) -> DatasetSplits
+    train_teacher(TeacherConfig, DataConfig, splits, out_dir) -> metrics
+    export_model(teacher_dir, out_dir) -> metrics
+    convert_model(export_dir, out_dir, target) -> Path of model.nb
+    evaluate_models(export_dir, x86_nb, splits, EvaluateConfig, max_seq_len) -> metrics
+    bench_lite(nb_path, BenchConfig) -> latency dict
+"""
+import importlib
+
+_API = {
+    "run_strategy": "workflow", "load_strategy": "config", "prepare_data": "stages.data",
+    "train_teacher": "stages.teacher", "export_model": "stages.export", "convert_model": "stages.convert",
+    "evaluate_models": "stages.evaluate", "bench_lite": "stages.bench",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    if name not in _API:
+        raise AttributeError(f"module 'ppliteformer' has no attribute '{name}'")
+    return getattr(importlib.import_module(f".{_API[name]}", __name__), name)

@@ -38,6 +38,7 @@ class TeacherConfig:
     vocab_min_freq: int = 1  # preset only: characters seen fewer times become [UNK]
     train: bool = True       # false: use a loaded model as it is (its head must fit the labels)
     epochs: int = 2
+    evals_per_epoch: int = 2  # dev accuracy checks per epoch; the best checkpoint is kept
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup_ratio: float = 0.1
@@ -46,6 +47,7 @@ class TeacherConfig:
 
     def __post_init__(self):
         _check(self.epochs >= 1, "epochs must be at least 1")
+        _check(1 <= self.evals_per_epoch <= 100, "evals_per_epoch must be between 1 and 100")
         _check(1 <= self.batch_size <= 4096, "batch_size must be between 1 and 4096")
         _check(0 < self.learning_rate < 1, "learning_rate must be in (0, 1), e.g. 1.0e-3")
         _check(0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)")

@@ -82,12 +82,17 @@ def build_model(config):
     return ErnieForSequenceClassification(config)
 
 
-def load_pretrained(source: str, num_classes: int):
-    """A PaddleNLP pretrained name or a local folder; the classifier head is sized to the labels."""
+def load_pretrained(source: str, num_classes: int | None = None):
+    """A PaddleNLP pretrained name or a local folder.
+
+    With ``num_classes`` the classifier head is sized to it (a fresh head when the saved
+    one has another size); without, the saved head is kept as it is.
+    """
     from paddlenlp.transformers import AutoModelForSequenceClassification
 
+    head = {} if num_classes is None else {"num_classes": num_classes, "ignore_mismatched_sizes": True}
     try:
-        return AutoModelForSequenceClassification.from_pretrained(source, num_classes=num_classes)
+        return AutoModelForSequenceClassification.from_pretrained(source, **head)
     except Exception as exc:
         raise ModelFileError(f"Could not load a model from '{source}': {exc}. Give a PaddleNLP model "
                              "name (needs internet) or a folder with model_config.json and "

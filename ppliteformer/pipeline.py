@@ -7,6 +7,8 @@ hash of its own config and the keys of the stages it reads.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -19,6 +21,7 @@ from typing import Callable
 from .errors import WorkdirError
 
 MANIFEST = "manifest.json"
+LOCK_FILE = ".lock"
 STAGE_CONFIG = "stage_config.json"  # the config a stage ran with, saved beside its output
 
 
@@ -76,6 +79,21 @@ class Pipeline:
         except OSError as exc:
             raise WorkdirError(f"Cannot create the work directory {self.workdir}: {exc.strerror}. "
                                "Choose a writable place with --workdir.") from None
+        with self._exclusive():
+            return self._run_stages(until)
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Hold WORKDIR/.lock for the whole run; a second run in the same folder is refused."""
+        with open(self.workdir / LOCK_FILE, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WorkdirError(f"Another ppliteformer run is using {self.workdir}. Wait for it to finish, "
+                                   "or give this run its own --workdir.") from None
+            yield
+
+    def _run_stages(self, until):
         manifest = self._manifest()
         keys, records = {}, {}
         for stage in self.stages:

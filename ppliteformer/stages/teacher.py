@@ -23,7 +23,7 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
         tokenizer = load_tokenizer(str(vocab_file))
         model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len))
         return model, tokenizer
-    model = load_pretrained(cfg.source, len(splits.labels))
+    model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
     tokenizer = load_tokenizer(cfg.source)
     if model.config.num_labels != len(splits.labels) and not cfg.train:
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
@@ -57,6 +57,7 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
         dev_ids, [label_id[e.label] for e in splits.dev],
         epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
         warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
+        evals_per_epoch=cfg.evals_per_epoch,
         pad_id=tokenizer.pad_token_id, on_best=save)
     params = sum(int(p.numel()) for p in model.parameters())
     return {"trained": True, "parameters": params, **result}

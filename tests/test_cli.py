@@ -1,0 +1,56 @@
+"""The console script: user mistakes exit 2 with one clear paragraph and no traceback."""
+import subprocess
+import sys
+
+import pytest
+
+from ppliteformer.errors import StageError
+from ppliteformer.stages.convert import convert_model
+
+from .conftest import REPO
+
+
+def ppliteformer(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ppliteformer.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["run", "no/such/strategy.yaml"], "strategy file not found"),
+    (["convert", "--model", "no/such/dir", "--target", "arm", "--out", "x"], "model.pdmodel is missing"),
+    (["bench", "--model", "no/such/model.nb"], "no such .nb file"),
+])
+def test_user_mistakes_exit_2_without_traceback(args, fragment):
+    proc = ppliteformer(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_strategy_key_through_the_cli(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("teacher: {epoch: 3}\n")
+    proc = ppliteformer("run", path)
+    assert proc.returncode == 2 and "unknown key 'epoch'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_until_stage():
+    proc = ppliteformer("run", REPO / "strategies" / "baseline.yaml", "--until", "distill")
+    assert proc.returncode == 2 and "--until distill: unknown stage" in proc.stderr
+
+
+def test_opt_failure_surfaces_as_stage_error(tmp_path):
+    (tmp_path / "model.pdmodel").write_bytes(b"this is not a paddle program")
+    (tmp_path / "model.pdiparams").write_bytes(b"\x00" * 64)
+    with pytest.raises(StageError, match="Paddle Lite opt failed"):
+        convert_model(tmp_path, tmp_path / "out", "arm")
+    assert not (tmp_path / "out" / "model.nb").exists()
+
+
+def test_convert_and_bench_commands_on_the_tiny_export(tiny_run, tmp_path):
+    workdir, _ = tiny_run
+    proc = ppliteformer("convert", "--model", workdir / "export", "--target", "arm", "--target", "x86",
+                        "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "arm" / "model.nb").is_file() and (tmp_path / "x86" / "model.nb").is_file()
+    proc = ppliteformer("bench", "--model", tmp_path / "x86" / "model.nb", "--repeats", "3", "--seq-len", "16")
+    assert proc.returncode == 0 and '"median_ms"' in proc.stdout
