@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import sys
+import warnings
 
 from .errors import PPLiteFormerError
 
@@ -22,12 +23,16 @@ def _import_paddle_quietly():
 
 
 def _cmd_run(args):
-    _import_paddle_quietly()
-    from .workflow import STAGE_ORDER, run_strategy
+    from .config import load_strategy
+    from .preflight import check_strategy_inputs
+    from .workflow import STAGE_ORDER, run_strategy  # light: paddle is imported by the stages
 
     if args.until and args.until not in STAGE_ORDER:
         raise PPLiteFormerError(f"--until {args.until}: unknown stage. Stages: {', '.join(STAGE_ORDER)}.")
-    run_strategy(args.strategy, workdir=args.workdir, until=args.until)
+    strategy = load_strategy(args.strategy, args.workdir)  # before paddle's slow import: fail fast
+    check_strategy_inputs(strategy)
+    _import_paddle_quietly()
+    run_strategy(strategy, workdir=strategy.workdir, until=args.until)
 
 
 def _cmd_convert(args):
@@ -98,7 +103,8 @@ def main(argv=None) -> int:
     # Paddle reads the thread count at import; use every core unless the user chose.
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     os.environ.setdefault("GLOG_minloglevel", "2")  # Paddle's C++ INFO lines
-    os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")  # a setuptools deprecation notice
+    # PaddleNLP imports distutils after setuptools' import hook is installed; the notice is noise.
+    warnings.filterwarnings("ignore", message="Setuptools is replacing distutils")
     try:
         return args.func(args) or 0
     except PPLiteFormerError as exc:

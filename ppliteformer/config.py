@@ -34,19 +34,19 @@ class DataConfig:
 @dataclass(frozen=True)
 class TeacherConfig:
     source: str = "preset"   # "preset", a PaddleNLP pretrained name, or a local model folder
-    preset: str = "ernie-4l-256h"
+    preset: str = "ernie-4l-256h-ffn512"
     vocab_min_freq: int = 1  # preset only: characters seen fewer times become [UNK]
     train: bool = True       # false: use a loaded model as it is (its head must fit the labels)
-    epochs: int = 2
+    epochs: float = 1.25     # passes over the train split; a fraction such as 1.5 is allowed
     evals_per_epoch: int = 2  # dev accuracy checks per epoch; the best checkpoint is kept
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    batch_size: int = 16
+    learning_rate: float = 5e-4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     seed: int = 42
 
     def __post_init__(self):
-        _check(self.epochs >= 1, "epochs must be at least 1")
+        _check(0 < self.epochs <= 1000, "epochs must be a number in (0, 1000], e.g. 2 or 1.5")
         _check(1 <= self.evals_per_epoch <= 100, "evals_per_epoch must be between 1 and 100")
         _check(1 <= self.batch_size <= 4096, "batch_size must be between 1 and 4096")
         _check(0 < self.learning_rate < 1, "learning_rate must be in (0, 1), e.g. 1.0e-3")

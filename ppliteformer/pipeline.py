@@ -8,6 +8,7 @@ hash of its own config and the keys of the stages it reads.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -23,6 +24,15 @@ from .errors import WorkdirError
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"
 STAGE_CONFIG = "stage_config.json"  # the config a stage ran with, saved beside its output
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _workdir_error(workdir: Path, exc: OSError) -> WorkdirError:
+    return WorkdirError(f"Cannot write in the work directory {workdir}: {exc.strerror or exc}. Free some disk "
+                        "space or make the folder writable (or choose another with --workdir), then run again; "
+                        "finished stages are kept and will be reused.")
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -85,13 +95,26 @@ class Pipeline:
     @contextlib.contextmanager
     def _exclusive(self):
         """Hold WORKDIR/.lock for the whole run; a second run in the same folder is refused."""
-        with open(self.workdir / LOCK_FILE, "w") as lock:
+        try:
+            lock = open(self.workdir / LOCK_FILE, "w")
+        except OSError as exc:
+            raise _workdir_error(self.workdir, exc) from None
+        with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise WorkdirError(f"Another ppliteformer run is using {self.workdir}. Wait for it to finish, "
                                    "or give this run its own --workdir.") from None
+            self._remove_leftovers()
             yield
+
+    def _remove_leftovers(self):
+        """Temporary stage folders of a run that was killed; never complete, so never reused."""
+        for leftover in self.workdir.glob(".*.tmp-*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def _run_stages(self, until):
         manifest = self._manifest()
@@ -110,18 +133,24 @@ class Pipeline:
         return records
 
     def _run_stage(self, stage: Stage, key: str, out_dir: Path, manifest: dict) -> dict:
-        self.log(f"[{stage.name}] running")
+        self.log(f"[{stage.name}] running" + (" (replacing the output of an earlier, different config)"
+                                              if out_dir.is_dir() else ""))
         tmp_dir = self.workdir / f".{stage.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        tmp_dir.mkdir(parents=True)
-        write_json_atomic(tmp_dir / STAGE_CONFIG, {"stage": stage.name, "config": stage.config,
-                                                   "inputs": list(stage.inputs)})
+        try:
+            tmp_dir.mkdir(parents=True)
+            write_json_atomic(tmp_dir / STAGE_CONFIG, {"stage": stage.name, "config": stage.config,
+                                                       "inputs": list(stage.inputs)})
+        except OSError as exc:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise _workdir_error(self.workdir, exc) from None
         ctx = StageContext(self.workdir, tmp_dir, {n: self.workdir / n for n in stage.inputs})
         start = time.time()
         try:
             metrics = stage.run(ctx) or {}
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp_dir, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+                raise _workdir_error(self.workdir, exc) from None
             raise
         manifest["stages"].pop(stage.name, None)  # the old output is going away
         write_json_atomic(self.workdir / MANIFEST, manifest)

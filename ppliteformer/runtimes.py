@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
-from .standalone_predictor import INPUT_NAMES, LiteModel, batch_arrays
+from .standalone_predictor import INPUT_NAMES, LiteModel, PredictorError, batch_arrays
 
 MODEL_FILE = "model.pdmodel"
 PARAMS_FILE = "model.pdiparams"
@@ -47,7 +47,10 @@ class PaddleInferenceModel:
 def open_lite(nb_path, threads: int = 1) -> LiteModel:
     if not Path(nb_path).is_file():
         raise ModelFileError(f"{nb_path}: no such .nb file. Run the convert stage first.")
-    return LiteModel(nb_path, threads)
+    try:
+        return LiteModel(nb_path, threads)
+    except PredictorError as exc:
+        raise ModelFileError(str(exc)) from None
 
 
 def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarray:

@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,12 +48,66 @@ def batch_arrays(ids_list, pad_id: int = 0, pad_to: int | None = None) -> dict:
             "position_ids": positions, "attention_mask": mask}
 
 
+# Paddle Lite TargetType values that appear in a .nb's kernel keys ("fc/def/4/1/1": ARM).
+_LITE_TARGETS = {1: "host", 2: "x86", 4: "arm", 5: "opencl", 8: "npu", 18: "nnadapter"}
+_NB_HEADER_BYTES = 2 + 16 + 8  # meta version (uint16), opt version (16 chars), topology size (uint64)
+_PROBE = ("import sys\nfrom paddlelite.lite import MobileConfig, create_paddle_predictor\n"
+          "c = MobileConfig()\nc.set_model_from_file(sys.argv[1])\ncreate_paddle_predictor(c)\n")
+
+
+def nb_targets(nb_path) -> set:
+    """The hardware targets a `.nb` file's kernels were chosen for, e.g. {"arm", "host"}.
+
+    Raises PredictorError when the file is not a complete Paddle Lite naive-buffer model.
+    """
+    nb_path = Path(nb_path)
+    size = nb_path.stat().st_size
+    with open(nb_path, "rb") as f:
+        header = f.read(_NB_HEADER_BYTES)
+        topology_size = int.from_bytes(header[18:26], "little") if len(header) == _NB_HEADER_BYTES else -1
+        if not header[2:3] == b"v" or not 0 < topology_size < size - _NB_HEADER_BYTES:
+            raise PredictorError(f"{nb_path} is not a Paddle Lite .nb model (or it is truncated). Make one "
+                                 "with 'ppliteformer convert' or Paddle Lite's opt, and copy it whole.")
+        topology = f.read(topology_size)
+    found = {int(m.group(1)) for m in re.finditer(rb"[A-Za-z0-9_]+/[A-Za-z0-9_]+/(\d{1,2})/\d{1,2}/\d{1,2}",
+                                                   topology)}
+    return {_LITE_TARGETS.get(t, f"target {t}") for t in found}
+
+
+def this_machine_target() -> str:
+    machine = platform.machine().lower()
+    return "arm" if machine.startswith(("arm", "aarch64")) else "x86"
+
+
+def check_nb_loads(nb_path) -> None:
+    """Refuse a `.nb` that Paddle Lite would abort the whole process on.
+
+    Lite ends the process (SIGABRT) on a fatal load error instead of raising, so after the
+    cheap header and target checks the model is loaded once in a child process first.
+    """
+    targets = nb_targets(nb_path)
+    here = this_machine_target()
+    foreign = targets - {"host", here}
+    if foreign:
+        raise PredictorError(f"{nb_path} was converted for {', '.join(sorted(foreign))} and cannot run on this "
+                             f"{here} machine. Convert the model with '--target {here}' to run it here, or "
+                             "copy this file to a device of its own kind.")
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(nb_path)], capture_output=True, text=True,
+                          timeout=600)
+    if proc.returncode != 0:
+        fatal = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or ["(no message)"]
+        raise PredictorError(f"Paddle Lite cannot load {nb_path} (it said: {fatal[0].strip()[:300]}). "
+                             "The file is damaged or was made by a different Paddle Lite version; "
+                             "convert the model again with this Paddle Lite.")
+
+
 class LiteModel:
     """A Paddle Lite `.nb` model run through the light (mobile) predictor."""
 
     def __init__(self, nb_path, threads: int = 1):
         from paddlelite.lite import MobileConfig, create_paddle_predictor
 
+        check_nb_loads(nb_path)
         config = MobileConfig()
         config.set_model_from_file(str(nb_path))
         if hasattr(config, "set_threads"):  # ARM builds only; x86 Lite runs one math thread

@@ -16,7 +16,7 @@ def encode_texts(tokenizer, texts, max_seq_len: int) -> list:
 
 
 def length_bucketed_batches(lengths, batch_size: int, rng: np.random.RandomState) -> list:
-    """Shuffled batches whose members have similar lengths."""
+    """Shuffled batches whose members have similar lengths (sorted within pools of 50 batches)."""
     order = rng.permutation(len(lengths))
     pool = batch_size * 50
     batches = []
@@ -32,14 +32,14 @@ def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
     return float((predictions == np.asarray(dev_labels)).mean())
 
 
-def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epochs: int,
+def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epochs: float,
                      batch_size: int, learning_rate: float, warmup_ratio: float, weight_decay: float,
                      seed: int, pad_id: int, evals_per_epoch: int = 1, on_best=None, progress=True) -> dict:
-    """AdamW with linear warmup/decay and gradient clipping.
+    """AdamW with linear warmup/decay and gradient clipping, for ``epochs`` passes (may be fractional).
 
-    Dev accuracy is measured ``evals_per_epoch`` times per epoch; ``on_best(model, dev_acc)``
-    is called on each new best, so the best checkpoint is kept even if training later
-    gets worse (post-LayerNorm ERNIE trained from scratch can).
+    Dev accuracy is measured ``evals_per_epoch`` times per epoch and after the last step;
+    ``on_best(model, dev_acc)`` is called on each new best, so the best checkpoint is kept
+    even if training later gets worse (post-LayerNorm ERNIE trained from scratch can).
     """
     import paddle
     from paddlenlp.transformers import LinearDecayWithWarmup
@@ -49,19 +49,22 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
     rng = np.random.RandomState(seed)
     lengths = [len(ids) for ids in train_ids]
     steps_per_epoch = len(length_bucketed_batches(lengths, batch_size, np.random.RandomState(0)))
-    eval_steps = {round(steps_per_epoch * k / evals_per_epoch) for k in range(1, evals_per_epoch + 1)}
-    scheduler = LinearDecayWithWarmup(learning_rate, steps_per_epoch * epochs, warmup_ratio)
+    total_steps = max(1, round(steps_per_epoch * epochs))
+    eval_every = steps_per_epoch / evals_per_epoch
+    eval_steps = {round(eval_every * k) for k in range(1, int(total_steps / eval_every) + 1)} | {total_steps}
+    scheduler = LinearDecayWithWarmup(learning_rate, total_steps, warmup_ratio)
     decay_params = {p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))}
     optimizer = paddle.optimizer.AdamW(learning_rate=scheduler, parameters=model.parameters(),
                                        weight_decay=weight_decay, grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
                                        apply_decay_param_fun=lambda name: name in decay_params)
     labels_np = np.asarray(train_labels, dtype="int64")
-    history, best = [], -1.0
-    for epoch in range(1, epochs + 1):
-        batches = length_bucketed_batches(lengths, batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, unit="batch", mininterval=2)
+    history, best, step = [], -1.0, 0
+    n_passes = -(-total_steps // steps_per_epoch)
+    for epoch in range(1, n_passes + 1):
+        batches = length_bucketed_batches(lengths, batch_size, rng)[:total_steps - step]
+        bar = tqdm(batches, desc=f"epoch {epoch}/{n_passes}", disable=not progress, unit="batch", mininterval=2)
         total_loss = 0.0
-        for step, rows in enumerate(bar, start=1):
+        for batch_no, rows in enumerate(bar, start=1):
             model.train()
             arrays = batch_arrays([train_ids[i] for i in rows], pad_id)
             logits = model(**{k: paddle.to_tensor(v) for k, v in arrays.items()})
@@ -71,15 +74,16 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
             scheduler.step()
             optimizer.clear_grad()
             total_loss += float(loss)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{total_loss / step:.4f}")
+            step += 1
+            if batch_no % 20 == 0:
+                bar.set_postfix(loss=f"{total_loss / batch_no:.4f}")
             if step not in eval_steps:
                 continue
             acc = dev_accuracy(model, dev_ids, dev_labels, pad_id)
-            point = round(epoch - 1 + step / len(batches), 2)
-            history.append({"epoch": point, "train_loss": round(total_loss / step, 4), "dev_accuracy": acc})
+            point = round(step / steps_per_epoch, 2)
+            history.append({"epoch": point, "train_loss": round(total_loss / batch_no, 4), "dev_accuracy": acc})
             improved = acc > best
-            bar.write(f"epoch {point}: train loss {total_loss / step:.4f}, dev accuracy {acc:.4f}"
+            bar.write(f"epoch {point}: train loss {total_loss / batch_no:.4f}, dev accuracy {acc:.4f}"
                       + ("  (best so far, kept)" if improved else ""))
             if improved:
                 best = acc

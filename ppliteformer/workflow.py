@@ -5,6 +5,7 @@ from pathlib import Path
 
 from .config import Strategy, load_strategy
 from .pipeline import Pipeline
+from .preflight import check_strategy_inputs
 from .report import build_report, print_table, write_report
 from .stages import bench, convert, data, evaluate, export, teacher
 
@@ -33,6 +34,7 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
     """
     if not isinstance(strategy, Strategy):
         strategy = load_strategy(strategy, workdir)
+    check_strategy_inputs(strategy)
     workdir = Path(workdir or strategy.workdir)
     quiet_paddlenlp()
     records = Pipeline(workdir, stages_for(strategy)).run(until=until)

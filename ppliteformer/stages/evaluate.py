@@ -38,8 +38,11 @@ def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConf
                 f"{metrics['max_abs_logit_diff']:.2e} (allowed {cfg.logits_atol:.0e}), labels agree on "
                 f"{metrics['label_agreement']:.2%} (required {cfg.min_label_agreement:.2%}). The .nb does "
                 "not compute what the model does; do not deploy it.")
-    print("evaluate: test accuracy " + ", ".join(
-        f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("accuracy")), flush=True)
+    line = f"evaluate: test accuracy {metrics['accuracy']:.4f} (Paddle Inference, {len(ids)} texts)"
+    if x86_nb is not None:
+        line += (f", {metrics['accuracy_x86_lite']:.4f} (Lite x86 .nb); largest logit difference "
+                 f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}")
+    print(line, flush=True)
     return metrics
 
 

@@ -1,0 +1,57 @@
+"""Cheap checks of a strategy's inputs, run before any stage so a mistake costs seconds.
+
+The stages check again where they read (a file can change under a long run); these
+checks only move the common mistakes to the front.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import Strategy
+from .data import BUILTIN
+from .errors import ConfigError, DataError, ModelFileError
+from .modeling import PRESET_SOURCE, PRESETS
+
+# What save_pretrained writes: a model config and weights (names differ across PaddleNLP versions).
+_MODEL_CONFIG_FILES = ("model_config.json", "config.json")
+_MODEL_WEIGHT_FILES = ("model_state.pdparams", "model_state.safetensors")
+
+
+def _looks_like_path(source: str) -> bool:
+    return os.sep in source or source.startswith(".") or Path(source).exists()
+
+
+def check_data_source(source: str) -> None:
+    if source == BUILTIN:
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"{path}: dataset file not found. Check data.source in the strategy YAML "
+                        "(a .tsv or .jsonl file, or 'builtin').")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: the dataset file cannot be read (permission denied). Make it readable.")
+
+
+def check_model_folder(source: str) -> None:
+    folder = Path(source)
+    if not folder.is_dir():
+        raise ModelFileError(f"{folder}: no such model folder. teacher.source must be 'preset', a PaddleNLP "
+                             "model name, or a folder written by save_pretrained.")
+    if not any((folder / n).is_file() for n in _MODEL_CONFIG_FILES) or \
+            not any((folder / n).is_file() for n in _MODEL_WEIGHT_FILES):
+        raise ModelFileError(f"{folder} is not a saved model: it needs {' or '.join(_MODEL_CONFIG_FILES)} and "
+                             f"{' or '.join(_MODEL_WEIGHT_FILES)} (what save_pretrained writes). Point "
+                             "teacher.source at such a folder.")
+
+
+def check_strategy_inputs(strategy: Strategy) -> None:
+    """Raise a user-facing error for a missing data file, model folder or preset."""
+    check_data_source(strategy.data.source)
+    teacher = strategy.teacher
+    if teacher.source == PRESET_SOURCE:
+        if teacher.preset not in PRESETS:
+            raise ConfigError(f"{strategy.source_file}: section 'teacher': unknown preset '{teacher.preset}'. "
+                              f"Choose one of: {', '.join(PRESETS)}.")
+    elif _looks_like_path(teacher.source):
+        check_model_folder(teacher.source)
