@@ -152,13 +152,17 @@ class Pipeline:
             if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
                 raise _workdir_error(self.workdir, exc) from None
             raise
-        manifest["stages"].pop(stage.name, None)  # the old output is going away
-        write_json_atomic(self.workdir / MANIFEST, manifest)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(tmp_dir, out_dir)
         record = {"key": key, "seconds": round(time.time() - start, 1),
                   "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": metrics}
-        manifest["stages"][stage.name] = record
-        write_json_atomic(self.workdir / MANIFEST, manifest)
+        try:
+            manifest["stages"].pop(stage.name, None)  # the old output is going away
+            write_json_atomic(self.workdir / MANIFEST, manifest)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.replace(tmp_dir, out_dir)
+            manifest["stages"][stage.name] = record
+            write_json_atomic(self.workdir / MANIFEST, manifest)
+        except OSError as exc:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise _workdir_error(self.workdir, exc) from None
         self.log(f"[{stage.name}] done in {record['seconds']} s")
         return record

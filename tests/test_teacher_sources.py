@@ -37,3 +37,11 @@ def test_local_folder_teacher_is_fine_tuned_with_a_new_head(tmp_path, corpus_tsv
 def test_missing_local_folder_is_a_model_file_error(tmp_path):
     with pytest.raises(ModelFileError, match="Could not load a model"):
         load_pretrained(str(tmp_path / "no-such-model"), 2)
+
+
+def test_a_model_whose_labels_do_not_fit_the_data_is_refused(tmp_path, corpus_tsv, local_model_dir):
+    strategy_file = tmp_path / "as_is.yaml"
+    strategy_file.write_text(f"data: {{source: {corpus_tsv}}}\nteacher: {{source: {local_model_dir}, train: false}}\n",
+                             encoding="utf-8")
+    with pytest.raises(ModelFileError, match="predicts 3 classes but the data has 2 labels"):
+        run_strategy(load_strategy(strategy_file), workdir=tmp_path / "work")
