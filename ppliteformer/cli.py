@@ -25,11 +25,12 @@ def _import_paddle_quietly():
 def _cmd_run(args):
     from .config import load_strategy
     from .preflight import check_strategy_inputs
-    from .workflow import STAGE_ORDER, run_strategy  # light: paddle is imported by the stages
+    from .workflow import run_strategy, stage_names  # light: paddle is imported by the stages
 
-    if args.until and args.until not in STAGE_ORDER:
-        raise PPLiteFormerError(f"--until {args.until}: unknown stage. Stages: {', '.join(STAGE_ORDER)}.")
     strategy = load_strategy(args.strategy, args.workdir)  # before paddle's slow import: fail fast
+    if args.until and args.until not in stage_names(strategy):
+        raise PPLiteFormerError(f"--until {args.until}: this strategy has no such stage. Its stages: "
+                                f"{', '.join(stage_names(strategy))}.")
     check_strategy_inputs(strategy)
     _import_paddle_quietly()
     run_strategy(strategy, workdir=strategy.workdir, until=args.until)
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a strategy YAML: data -> teacher -> export -> convert -> evaluate -> bench")
     run.add_argument("strategy", help="strategy YAML, e.g. strategies/baseline.yaml")
     run.add_argument("--workdir", help="work directory (default: the YAML's workdir, else work/<name>)")
-    run.add_argument("--until", help="stop after this stage (data, teacher, export, convert, evaluate, bench)")
+    run.add_argument("--until", help="stop after this stage (data, teacher, export, convert, evaluate, bench, "
+                     "then <step>, <step>_export, ... for each chain step)")
     run.set_defaults(func=_cmd_run)
 
     convert = sub.add_parser("convert", help="convert an exported inference model to Paddle Lite .nb")

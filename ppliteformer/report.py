@@ -8,36 +8,71 @@ from .pipeline import write_json_atomic
 REPORT_FILE = "report.json"
 
 
-def build_report(strategy, records: dict) -> dict:
-    """One entry per artifact, built from the finished stages' metrics."""
-    def metrics(stage):
-        return records.get(stage, {}).get("metrics", {})
+INT8_STEPS = ("qat", "ptq")
+INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle "
+              "Inference; Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from this program is "
+              "verified through this proxy, not on an ARM device")
+
+
+def _artifact(name: str, records: dict, parameters) -> dict:
+    from .workflow import artifact_stage_name
+
+    def metrics(kind):
+        return records.get(artifact_stage_name(name, kind), {}).get("metrics", {})
 
     evaluation, sizes, latency = metrics("evaluate"), metrics("convert"), metrics("bench")
-    teacher = {
-        "name": "teacher",
-        "stage": "export",
+    made = records.get(name if name in INT8_STEPS else artifact_stage_name(name, "export"), {}).get("metrics", {})
+    entry = {
+        "name": name,
+        "int8": name in INT8_STEPS,
         "accuracy": evaluation.get("accuracy"),
         "accuracy_x86_lite": evaluation.get("accuracy_x86_lite"),
         "max_abs_logit_diff_lite_vs_inference": evaluation.get("max_abs_logit_diff"),
         "label_agreement_lite_vs_inference": evaluation.get("label_agreement"),
-        "inference_model_bytes": metrics("export").get("model_bytes"),
+        "inference_model_bytes": made.get("model_bytes"),
         "nb_bytes_arm": sizes.get("nb_bytes_arm"),
         "nb_bytes_x86": sizes.get("nb_bytes_x86"),
         "latency_ms_x86_lite": latency.get("median_ms"),
         "latency_x86_lite": latency or None,
-        "parameters": metrics("teacher").get("parameters"),
+        "parameters": parameters,
+        "accuracy_verified_by": INT8_PROXY if name in INT8_STEPS else
+        "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)",
     }
+    return entry
+
+
+def _parameters(name: str, records: dict):
+    step = records.get(name, {}).get("metrics", {})
+    return step.get("parameters") or step.get("after", {}).get("parameters")
+
+
+def build_report(strategy, records: dict) -> dict:
+    """One entry per artifact (the teacher, then each chain step), from the finished stages' metrics."""
+    names = ["teacher", *strategy.chain]
+    float_names = [n for n in names if n not in INT8_STEPS and n != "embedding_int8"]
+    artifacts = [_artifact(n, records, _parameters(n, records)) for n in names]
+    teacher = artifacts[0]
+    for entry in artifacts:
+        entry["size_ratio_arm_vs_teacher"] = _ratio(teacher["nb_bytes_arm"], entry["nb_bytes_arm"])
+        entry["speedup_x86_lite_vs_teacher"] = _ratio(teacher["latency_ms_x86_lite"], entry["latency_ms_x86_lite"])
+        entry["accuracy_change_vs_teacher"] = (None if None in (entry["accuracy"], teacher["accuracy"])
+                                               else round(entry["accuracy"] - teacher["accuracy"], 4))
     return {
         "strategy": strategy.name,
+        "chain": list(strategy.chain),
         "teacher": "teacher",
-        "final": "teacher",
-        "final_fp32": "teacher",
-        "data": metrics("data"),
-        "training": metrics("teacher").get("history"),
+        "final": names[-1],
+        "final_fp32": float_names[-1],
+        "data": records.get("data", {}).get("metrics", {}),
+        "steps": {n: records.get(n, {}).get("metrics", {}) for n in names},
         "stage_seconds": {name: r.get("seconds") for name, r in records.items()},
-        "artifacts": [teacher],
+        "total_seconds": round(sum(r.get("seconds") or 0 for r in records.values()), 1),
+        "artifacts": artifacts,
     }
+
+
+def _ratio(reference, value):
+    return None if not reference or not value else round(reference / value, 2)
 
 
 def write_report(workdir, report: dict) -> Path:
@@ -49,13 +84,14 @@ def write_report(workdir, report: dict) -> Path:
 def _fmt(value, kind):
     if value is None:
         return "-"
-    return {"acc": f"{value:.4f}", "mb": f"{value / 1e6:.2f} MB", "ms": f"{value:.2f} ms"}[kind]
+    return {"acc": f"{value:.4f}", "mb": f"{value / 1e6:.2f} MB", "ms": f"{value:.2f} ms", "x": f"{value:.1f}x"}[kind]
 
 
 def print_table(report: dict) -> None:
     columns = [("artifact", "name", None), ("acc (Paddle Inf.)", "accuracy", "acc"),
                ("acc (Lite x86)", "accuracy_x86_lite", "acc"), (".nb arm", "nb_bytes_arm", "mb"),
-               (".nb x86", "nb_bytes_x86", "mb"), ("Lite x86 latency", "latency_ms_x86_lite", "ms")]
+               (".nb x86", "nb_bytes_x86", "mb"), ("Lite x86 latency", "latency_ms_x86_lite", "ms"),
+               ("smaller", "size_ratio_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x")]
     rows = [[a[key] if kind is None else _fmt(a.get(key), kind) for _, key, kind in columns]
             for a in report["artifacts"]]
     widths = [max(len(title), *(len(r[i]) for r in rows)) for i, (title, _, _) in enumerate(columns)]
@@ -66,3 +102,6 @@ def print_table(report: dict) -> None:
     if latency:
         print(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
               f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
+    if any(a["int8"] for a in report["artifacts"]):
+        print("int8 artifacts: accuracy from Paddle Inference on the int8 program; their arm .nb is verified "
+              "through that proxy (Lite x86 2.13 cannot run int8 matmuls).")

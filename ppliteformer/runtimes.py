@@ -18,6 +18,10 @@ PARAMS_FILE = "model.pdiparams"
 NB_FILE = "model.nb"
 
 
+def inference_model_bytes(model_dir) -> int:
+    return sum((Path(model_dir) / name).stat().st_size for name in (MODEL_FILE, PARAMS_FILE))
+
+
 class PaddleInferenceModel:
     """A static inference model (model.pdmodel + model.pdiparams) on the CPU."""
 

@@ -34,8 +34,13 @@ def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
 
 def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epochs: float,
                      batch_size: int, learning_rate: float, warmup_ratio: float, weight_decay: float,
-                     seed: int, pad_id: int, evals_per_epoch: int = 1, on_best=None, progress=True) -> dict:
+                     seed: int, pad_id: int, evals_per_epoch: int = 1, on_best=None, progress=True,
+                     loss_fn=None, extra_parameters=()) -> dict:
     """AdamW with linear warmup/decay and gradient clipping, for ``epochs`` passes (may be fractional).
+
+    The loss is cross-entropy on the labels unless ``loss_fn(model, inputs, labels, rows)``
+    is given (distillation passes one that also reads the teacher); ``extra_parameters``
+    are trained too but are not part of the model (e.g. hidden-state projections).
 
     Dev accuracy is measured ``evals_per_epoch`` times per epoch and after the last step;
     ``on_best(model, dev_acc)`` is called on each new best, so the best checkpoint is kept
@@ -54,7 +59,10 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
     eval_steps = {round(eval_every * k) for k in range(1, int(total_steps / eval_every) + 1)} | {total_steps}
     scheduler = LinearDecayWithWarmup(learning_rate, total_steps, warmup_ratio)
     decay_params = {p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))}
-    optimizer = paddle.optimizer.AdamW(learning_rate=scheduler, parameters=model.parameters(),
+    if loss_fn is None:
+        def loss_fn(m, inputs, labels, rows):
+            return paddle.nn.functional.cross_entropy(m(**inputs), labels)
+    optimizer = paddle.optimizer.AdamW(learning_rate=scheduler, parameters=model.parameters() + list(extra_parameters),
                                        weight_decay=weight_decay, grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
                                        apply_decay_param_fun=lambda name: name in decay_params)
     labels_np = np.asarray(train_labels, dtype="int64")
@@ -67,8 +75,8 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
         for batch_no, rows in enumerate(bar, start=1):
             model.train()
             arrays = batch_arrays([train_ids[i] for i in rows], pad_id)
-            logits = model(**{k: paddle.to_tensor(v) for k, v in arrays.items()})
-            loss = paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(labels_np[rows]))
+            loss = loss_fn(model, {k: paddle.to_tensor(v) for k, v in arrays.items()},
+                           paddle.to_tensor(labels_np[rows]), rows)
             loss.backward()
             optimizer.step()
             scheduler.step()

@@ -3,20 +3,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Strategy, load_strategy
+from .config import QUANT_STEPS, Strategy, load_strategy
 from .pipeline import Pipeline
 from .preflight import check_strategy_inputs
 from .report import build_report, print_table, write_report
-from .stages import bench, convert, data, evaluate, export, teacher
+from .stages import bench, compress, convert, data, evaluate, export, teacher
 
-STAGE_ORDER = ("data", "teacher", "export", "convert", "evaluate", "bench")
+TEACHER_STAGES = ("data", "teacher", "export", "convert", "evaluate", "bench")
+ARTIFACT_STAGES = ("export", "convert", "evaluate", "bench")  # named <step>_<kind> after a chain step
+
+
+def artifact_stage_name(artifact: str, kind: str) -> str:
+    return kind if artifact == "teacher" else f"{artifact}_{kind}"
+
+
+def stage_names(strategy: Strategy) -> list:
+    return [s.name for s in stages_for(strategy)]
+
+
+def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool) -> list:
+    """convert, evaluate and bench of one artifact.
+
+    An int8 program is converted for arm only: Lite 2.13's x86 matmul kernels are float and
+    misread int8 weights (see quantization.py), so Paddle Inference checks its numerics.
+    """
+    targets = [t for t in strategy.convert.targets if not (int8 and t == "x86")] or ["arm"]
+    convert_name = artifact_stage_name(artifact, "convert")
+    stages = [convert.stage(targets, made_by, convert_name),
+              evaluate.stage(strategy, "x86" in targets, made_by, convert_name,
+                             artifact_stage_name(artifact, "evaluate"))]
+    if "x86" in targets:  # Lite can only be timed here on an x86 .nb
+        stages.append(bench.stage(strategy.bench, convert_name, artifact_stage_name(artifact, "bench")))
+    return stages
 
 
 def stages_for(strategy: Strategy) -> list:
-    stages = [data.stage(strategy), teacher.stage(strategy), export.stage(strategy),
-              convert.stage(strategy), evaluate.stage(strategy)]
-    if "x86" in strategy.convert.targets:  # Lite can only be timed here on an x86 .nb
-        stages.append(bench.stage(strategy))
+    stages = [data.stage(strategy), teacher.stage(strategy), export.stage()]
+    stages += _check_stages(strategy, "teacher", "export", int8=False)
+    previous, previous_export = "teacher", "export"
+    for step in strategy.chain:
+        stages.append(compress.stage(step, strategy.steps[step], previous, previous_export,
+                                     strategy.data.max_seq_len))
+        if step in QUANT_STEPS:
+            made_by = step
+        else:
+            made_by = artifact_stage_name(step, "export")
+            stages.append(export.stage(step, made_by))
+        stages += _check_stages(strategy, step, made_by, int8=step in QUANT_STEPS)
+        previous, previous_export = step, made_by
     return stages
 
 

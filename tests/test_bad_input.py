@@ -54,7 +54,7 @@ CASES = [
     ("bad-split", lambda t, m: _strategy(t, "data: {split: [0.5, 0.1, 0.1]}\n"), "split must be three fractions"),
     ("bad-target", lambda t, m: _strategy(t, "convert: {targets: [mips]}\n"), "drawn from arm and x86"),
     ("unknown-preset", lambda t, m: _strategy(t, "teacher: {preset: ernie-99l}\n"), "unknown preset 'ernie-99l'"),
-    ("bad-until", lambda t, m: ["run", REPO / "strategies" / "baseline.yaml", "--until", "x"], "unknown stage"),
+    ("bad-until", lambda t, m: ["run", REPO / "strategies" / "baseline.yaml", "--until", "x"], "has no such stage"),
     ("workdir-is-a-file", lambda t, m: ["run", REPO / "strategies" / "baseline.yaml", "--workdir",
                                         _file(t, "f", "x"), "--until", "data"], "Cannot create the work directory"),
     # data files

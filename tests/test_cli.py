@@ -35,7 +35,7 @@ def test_bad_strategy_key_through_the_cli(tmp_path):
 
 def test_unknown_until_stage():
     proc = ppliteformer("run", REPO / "strategies" / "baseline.yaml", "--until", "distill")
-    assert proc.returncode == 2 and "--until distill: unknown stage" in proc.stderr
+    assert proc.returncode == 2 and "--until distill: this strategy has no such stage" in proc.stderr
 
 
 def test_opt_failure_surfaces_as_stage_error(tmp_path):

@@ -58,12 +58,13 @@ def convert_model(model_dir, out_dir, target: str) -> Path:
     return nb
 
 
-def stage(strategy) -> Stage:
+def stage(targets, source: str = "export", name: str = "convert") -> Stage:
+    """Convert the inference model made by stage ``source`` for each target."""
     def run(ctx):
         sizes = {}
-        for target in strategy.convert.targets:
-            nb = convert_model(ctx.input("export"), ctx.out_dir / target, target)
+        for target in targets:
+            nb = convert_model(ctx.input(source), ctx.out_dir / target, target)
             sizes[f"nb_bytes_{target}"] = nb.stat().st_size
-            print(f"convert: {target} .nb {nb.stat().st_size / 1e6:.2f} MB", flush=True)
+            print(f"{name}: {target} .nb {nb.stat().st_size / 1e6:.2f} MB", flush=True)
         return sizes
-    return Stage("convert", run, strategy.convert, inputs=("export",))
+    return Stage(name, run, {"targets": list(targets)}, inputs=(source,))

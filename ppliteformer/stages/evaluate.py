@@ -21,7 +21,8 @@ def compare_logits(reference: np.ndarray, other: np.ndarray) -> dict:
             "label_agreement": float((reference.argmax(-1) == other.argmax(-1)).mean())}
 
 
-def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConfig, max_seq_len: int) -> dict:
+def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConfig, max_seq_len: int,
+                    label: str = "evaluate") -> dict:
     """Accuracy of each runtime on the test split; raises if Lite and Paddle Inference disagree."""
     tokenizer = load_tokenizer(str(export_dir))
     ids = encode_texts(tokenizer, [e.text for e in splits.test], max_seq_len)
@@ -38,7 +39,7 @@ def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConf
                 f"{metrics['max_abs_logit_diff']:.2e} (allowed {cfg.logits_atol:.0e}), labels agree on "
                 f"{metrics['label_agreement']:.2%} (required {cfg.min_label_agreement:.2%}). The .nb does "
                 "not compute what the model does; do not deploy it.")
-    line = f"evaluate: test accuracy {metrics['accuracy']:.4f} (Paddle Inference, {len(ids)} texts)"
+    line = f"{label}: test accuracy {metrics['accuracy']:.4f} (Paddle Inference, {len(ids)} texts)"
     if x86_nb is not None:
         line += (f", {metrics['accuracy_x86_lite']:.4f} (Lite x86 .nb); largest logit difference "
                  f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}")
@@ -46,9 +47,11 @@ def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConf
     return metrics
 
 
-def stage(strategy) -> Stage:
+def stage(strategy, with_lite: bool, model: str = "export", converted: str = "convert",
+          name: str = "evaluate") -> Stage:
+    """Evaluate the inference model made by stage ``model`` (and its x86 `.nb` when ``with_lite``)."""
     def run(ctx):
-        x86_nb = ctx.input("convert") / "x86" / NB_FILE if "x86" in strategy.convert.targets else None
-        return evaluate_models(ctx.input("export"), x86_nb, read_splits(ctx.input("data")),
-                               strategy.evaluate, strategy.data.max_seq_len)
-    return Stage("evaluate", run, strategy.evaluate, inputs=("data", "export", "convert"))
+        x86_nb = ctx.input(converted) / "x86" / NB_FILE if with_lite else None
+        return evaluate_models(ctx.input(model), x86_nb, read_splits(ctx.input("data")),
+                               strategy.evaluate, strategy.data.max_seq_len, label=name)
+    return Stage(name, run, strategy.evaluate, inputs=("data", model, converted))

@@ -12,9 +12,9 @@ from pathlib import Path
 from ..errors import StageError
 from ..modeling import load_tokenizer, without_dropout
 from ..pipeline import Stage
-from ..runtimes import MODEL_FILE
+from ..runtimes import inference_model_bytes
 from ..standalone_predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
-from .teacher import TASK_FILE
+from ..structure import STRUCTURE_FILE, describe, load_checkpoint, read_task
 
 
 def program_op_types(model_dir) -> list:
@@ -30,16 +30,25 @@ def program_op_types(model_dir) -> list:
         paddle.disable_static()
 
 
-def export_model(model_dir, out_dir) -> dict:
-    """Export a fine-tuned classifier folder (save_pretrained + task.json) to ``out_dir``."""
-    import paddle
+def _load_for_export(model_dir: Path):
+    """A compressed checkpoint (with structure.json) or any PaddleNLP classifier, without dropout."""
+    if (model_dir / STRUCTURE_FILE).is_file():
+        return load_checkpoint(model_dir, dropout=False)
     from paddlenlp.transformers import AutoModelForSequenceClassification
 
+    return without_dropout(AutoModelForSequenceClassification.from_pretrained(str(model_dir)))
+
+
+def export_model(model_dir, out_dir) -> dict:
+    """Export a fine-tuned classifier folder (weights + task.json) to ``out_dir``."""
+    import paddle
+
+    from ..quantization import input_specs
+
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    task = json.loads((model_dir / TASK_FILE).read_text(encoding="utf-8"))
-    model = without_dropout(AutoModelForSequenceClassification.from_pretrained(str(model_dir)))
-    specs = [paddle.static.InputSpec([None, None], "float32" if name == "attention_mask" else "int64", name)
-             for name in INPUT_NAMES]
+    task = read_task(model_dir)
+    model = _load_for_export(model_dir)
+    specs = input_specs()
     paddle.jit.save(paddle.jit.to_static(model, input_spec=specs, full_graph=True), str(out_dir / "model"), input_spec=specs)
     ops = program_op_types(out_dir)
     if "dropout" in ops:
@@ -53,11 +62,11 @@ def export_model(model_dir, out_dir) -> dict:
     meta = {"labels": task["labels"], "max_seq_len": task["max_seq_len"],
             "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
             "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES),
-            "model_config": model.config.to_dict()}
+            "model_config": model.config.to_dict(), "structure": describe(model) if hasattr(model, "ernie") else None}
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-    return {"ops": len(ops), "model_bytes": (out_dir / MODEL_FILE).stat().st_size
-            + (out_dir / "model.pdiparams").stat().st_size}
+    return {"ops": len(ops), "model_bytes": inference_model_bytes(out_dir)}
 
 
-def stage(strategy) -> Stage:
-    return Stage("export", lambda ctx: export_model(ctx.input("teacher"), ctx.out_dir), {}, inputs=("teacher",))
+def stage(source: str = "teacher", name: str = "export") -> Stage:
+    """Export the checkpoint made by stage ``source``."""
+    return Stage(name, lambda ctx: export_model(ctx.input(source), ctx.out_dir), {}, inputs=(source,))

@@ -10,10 +10,10 @@ from ..errors import ModelFileError
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, load_pretrained, load_tokenizer,
                         preset_config, write_vocab)
 from ..pipeline import Stage
+from ..structure import TASK_FILE
 from ..training import encode_texts, train_classifier
 from .data import read_splits
 
-TASK_FILE = "task.json"  # label names and max_seq_len, read by export
 
 
 def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path):
