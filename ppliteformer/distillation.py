@@ -1,7 +1,7 @@
 """Knowledge distillation: the student learns the teacher's logits (and optionally its hidden states).
 
 Logit distillation reads teacher logits computed once over the train split (the teacher
-runs without dropout, so they are fixed); hidden-state distillation needs the teacher's
+runs without dropout, so they are fixed; see stages/compress.py); hidden-state distillation needs the teacher's
 per-token states for each batch and runs the teacher alongside.
 """
 from __future__ import annotations
@@ -54,10 +54,6 @@ def init_from_teacher(student, teacher) -> None:
         else:
             state[name] = source[name]
     student.set_state_dict(state)
-
-
-def teacher_logits(teacher, ids_list: list, pad_id: int) -> np.ndarray:
-    return logits_over(DygraphModel(teacher), ids_list, pad_id, batch_size=64)
 
 
 def _masked_mse(student_states, teacher_states, mask):

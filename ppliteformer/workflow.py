@@ -9,8 +9,6 @@ from .preflight import check_strategy_inputs
 from .report import build_report, print_table, write_report
 from .stages import bench, compress, convert, data, evaluate, export, teacher
 
-TEACHER_STAGES = ("data", "teacher", "export", "convert", "evaluate", "bench")
-ARTIFACT_STAGES = ("export", "convert", "evaluate", "bench")  # named <step>_<kind> after a chain step
 
 
 def artifact_stage_name(artifact: str, kind: str) -> str:
@@ -41,6 +39,8 @@ def stages_for(strategy: Strategy) -> list:
     stages = [data.stage(strategy), teacher.stage(strategy), export.stage()]
     stages += _check_stages(strategy, "teacher", "export", int8=False)
     previous, previous_export = "teacher", "export"
+    if any(step in compress.TRAINING_STEPS for step in strategy.chain):
+        stages.append(compress.teacher_logits_stage(strategy.data.max_seq_len))
     for step in strategy.chain:
         stages.append(compress.stage(step, strategy.steps[step], previous, previous_export,
                                      strategy.data.max_seq_len))

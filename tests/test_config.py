@@ -12,9 +12,24 @@ STRATEGIES = sorted((REPO / "strategies").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.name)
 def test_every_shipped_strategy_loads(path):
+    from ppliteformer.preflight import check_strategy_inputs
+    from ppliteformer.workflow import stage_names
+
     strategy = load_strategy(path)
     assert isinstance(strategy, Strategy)
     assert strategy.name == path.stem
+    check_strategy_inputs(strategy)
+    names = stage_names(strategy)
+    assert names[:3] == ["data", "teacher", "export"]
+    for step in strategy.chain:  # each step is followed by the stages that check its artifact
+        assert step in names and f"{step}_convert" in names and f"{step}_evaluate" in names
+
+
+def test_strategies_cover_every_compression_step():
+    chains = {load_strategy(p).name: load_strategy(p).chain for p in STRATEGIES}
+    assert {"baseline", "distill", "prune", "qat", "ptq", "full_mobile"} <= set(chains)
+    assert {step for chain in chains.values() for step in chain} == \
+        {"distill", "prune", "trim_vocab", "embedding_int8", "qat", "ptq"}
 
 
 def test_baseline_defaults_are_the_documented_ones():
@@ -41,6 +56,16 @@ def _write(tmp_path, text) -> Path:
     ("data: [1, 2]\n", ["section 'data'", "expected a mapping"]),
     ("- just\n- a list\n", ["must be a YAML mapping"]),
     ("teacher: {epochs: 3\n", ["not valid YAML"]),
+    ("chain: [distill, quantise]\n", ["chain", "unknown step 'quantise'", "Steps: distill, prune"]),
+    ("chain: [qat, prune]\n", ["steps out of order (qat -> prune)", "qat or ptq is last"]),
+    ("chain: [qat, ptq]\n", ["qat and ptq are alternatives"]),
+    ("chain: [distill, distill]\n", ["a step appears twice"]),
+    ("chain: [distill]\nprune: {epochs: 1}\n", ["section 'prune' is set but 'prune' is not in chain",
+                                                 "chain: [distill, prune]"]),
+    ("chain: [distill]\ndistill: {heads: 3}\n", ["section 'distill'", "heads must be at least 1 and divide"]),
+    ("chain: [distill]\ndistill: {temprature: 3}\n", ["unknown key 'temprature'", "temperature"]),
+    ("chain: [ptq]\nptq: {algo: percentile}\n", ["algo must be one of hist, avg, mse, KL"]),
+    ("chain: [prune]\nprune: {head_keep_ratio: 0}\n", ["head_keep_ratio must be in (0, 1]"]),
 ])
 def test_bad_strategy_is_a_config_error_naming_file_and_key(tmp_path, text, expected):
     path = _write(tmp_path, text)

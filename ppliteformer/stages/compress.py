@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distillation import DistillationLoss, agreement, build_student, teacher_logits
+from ..distillation import DistillationLoss, agreement, build_student
 from ..modeling import load_pretrained, load_tokenizer
 from ..pipeline import Stage
 from ..pruning import prune_widths, unit_importance
 from ..quantization import (calibration_sample, post_training_quantize, qat_wrapper, save_qat_model)
-from ..runtimes import MODEL_FILE, PARAMS_FILE, inference_model_bytes
+from ..runtimes import MODEL_FILE, PARAMS_FILE, PaddleInferenceModel, inference_model_bytes, logits_over
 from ..structure import describe, layer_widths, load_checkpoint, read_task, save_checkpoint, use_int8_embedding
 from ..training import dev_accuracy, encode_texts, train_classifier
 from ..vocab_trim import tokens_to_keep, trim_vocabulary
@@ -40,16 +40,39 @@ class StepData:
         return dev_accuracy(model, self.dev_ids, self.dev_labels, self.pad_id)
 
 
+TEACHER_LOGITS_FILE = "train_logits.npy"
+
+
+def compute_teacher_logits(ctx, max_seq_len: int) -> dict:
+    """The teacher's logits on the train split, once for every step that distils from it.
+
+    Computed by Paddle Inference on the exported teacher (no dropout, all cores): the same
+    numbers as the dygraph teacher in eval mode, a few times faster.
+    """
+    export_dir = ctx.input("export")
+    data = StepData(ctx, load_tokenizer(str(export_dir)), max_seq_len)
+    logits = logits_over(PaddleInferenceModel(export_dir), data.train_ids, data.pad_id, batch_size=64)
+    np.save(ctx.out_dir / TEACHER_LOGITS_FILE, logits)
+    return {"train_texts": len(logits)}
+
+
+def _cached_logits(ctx) -> np.ndarray:
+    return np.load(ctx.input("teacher_logits") / TEACHER_LOGITS_FILE)
+
+
 def _parameters(model) -> int:
     return sum(int(np.prod(p.shape)) for p in model.parameters())
 
 
-def _train_against_teacher(model, teacher, data: StepData, cfg, on_best, hidden_loss_weight: float = 0.0) -> dict:
-    """Fine-tune ``model`` on alpha * labels + (1 - alpha) * teacher logits; returns the training metrics."""
+def _train_against_teacher(ctx, model, teacher, data: StepData, cfg, on_best, hidden_loss_weight: float = 0.0) -> dict:
+    """Fine-tune ``model`` on alpha * labels + (1 - alpha) * teacher logits; returns the training metrics.
+
+    ``teacher`` (the dygraph model) is only needed for hidden-state distillation.
+    """
     import paddle
 
     paddle.seed(cfg.seed)
-    loss = DistillationLoss(teacher_logits(teacher, data.train_ids, data.pad_id), cfg.alpha, cfg.temperature,
+    loss = DistillationLoss(_cached_logits(ctx), cfg.alpha, cfg.temperature,
                             teacher=teacher, hidden_loss_weight=hidden_loss_weight, student=model)
     return train_classifier(model, data.train_ids, data.train_labels, data.dev_ids, data.dev_labels,
                             epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
@@ -73,7 +96,7 @@ def distill(ctx, cfg, previous: str, max_seq_len: int) -> dict:
     paddle.seed(cfg.seed)
     student = build_student(teacher, cfg)
     before = agreement(student, teacher, data.dev_ids, data.pad_id)
-    result = _train_against_teacher(student, teacher, data, cfg,
+    result = _train_against_teacher(ctx, student, teacher, data, cfg,
                                     _checkpoint_saver(tokenizer, read_task(ctx.input(previous)), ctx.out_dir),
                                     cfg.hidden_loss_weight)
     best = load_checkpoint(ctx.out_dir)
@@ -85,17 +108,16 @@ def distill(ctx, cfg, previous: str, max_seq_len: int) -> dict:
 
 
 def prune(ctx, cfg, previous: str, max_seq_len: int) -> dict:
-    teacher = load_pretrained(str(ctx.input("teacher")))
     tokenizer = load_tokenizer(str(ctx.input(previous)))
     data = StepData(ctx, tokenizer, max_seq_len)
     model = load_checkpoint(ctx.input(previous))
     before = {**layer_widths(model), "parameters": _parameters(model), "dev_accuracy": data.dev_accuracy(model)}
-    loss = DistillationLoss(teacher_logits(teacher, data.train_ids, data.pad_id), cfg.alpha, cfg.temperature)
+    loss = DistillationLoss(_cached_logits(ctx), cfg.alpha, cfg.temperature)
     scores = unit_importance(model, loss, data.train_ids, data.train_labels, data.pad_id,
                              cfg.importance_batches, cfg.batch_size, cfg.seed)
     kept = prune_widths(model, scores, cfg.head_keep_ratio, cfg.ffn_keep_ratio)
     pruned_acc = data.dev_accuracy(model)
-    result = _train_against_teacher(model, teacher, data, cfg,
+    result = _train_against_teacher(ctx, model, None, data, cfg,
                                     _checkpoint_saver(tokenizer, read_task(ctx.input(previous)), ctx.out_dir))
     print(f"prune: heads {before['heads']} -> {kept['heads']}, FFN {before['ffn']} -> {kept['ffn']}; dev "
           f"accuracy {before['dev_accuracy']:.4f} before, {pruned_acc:.4f} right after pruning, "
@@ -140,7 +162,6 @@ def _copy_side_files(export_dir: Path, out_dir: Path) -> None:
 
 
 def qat(ctx, cfg, previous: str, max_seq_len: int, previous_export: str) -> dict:
-    teacher = load_pretrained(str(ctx.input("teacher")))
     tokenizer = load_tokenizer(str(ctx.input(previous)))
     data = StepData(ctx, tokenizer, max_seq_len)
     model = load_checkpoint(ctx.input(previous), dropout=False)
@@ -149,7 +170,7 @@ def qat(ctx, cfg, previous: str, max_seq_len: int, previous_export: str) -> dict
     quanter = qat_wrapper(cfg)
     quanter.quantize(model)
     best = {}
-    result = _train_against_teacher(model, teacher, data, cfg,
+    result = _train_against_teacher(ctx, model, None, data, cfg,
                                     lambda m, acc: best.update(state={k: v.clone() for k, v in m.state_dict().items()}))
     model.set_state_dict(best["state"])
     save_qat_model(quanter, model, ctx.out_dir)
@@ -173,6 +194,12 @@ def ptq(ctx, cfg, previous_export: str, max_seq_len: int) -> dict:
 
 
 FLOAT_STEPS = {"distill": distill, "prune": prune, "trim_vocab": trim_vocab, "embedding_int8": embedding_int8}
+TRAINING_STEPS = ("distill", "prune", "qat")  # the steps that learn from the teacher's logits
+
+
+def teacher_logits_stage(max_seq_len: int) -> Stage:
+    return Stage("teacher_logits", lambda ctx: compute_teacher_logits(ctx, max_seq_len), {"max_seq_len": max_seq_len},
+                 inputs=("data", "export"))
 
 
 def stage(step: str, cfg, previous: str, previous_export: str, max_seq_len: int) -> Stage:
@@ -182,6 +209,7 @@ def stage(step: str, cfg, previous: str, previous_export: str, max_seq_len: int)
                      inputs=("data", previous_export))
     if step == "qat":
         return Stage(step, lambda ctx: qat(ctx, cfg, previous, max_seq_len, previous_export), cfg,
-                     inputs=("data", "teacher", previous, previous_export))
+                     inputs=("data", "teacher_logits", previous, previous_export))
+    teacher = ("teacher", "teacher_logits") if step in TRAINING_STEPS else ()
     return Stage(step, lambda ctx: FLOAT_STEPS[step](ctx, cfg, previous, max_seq_len), cfg,
-                 inputs=("data", "teacher", previous))
+                 inputs=("data", *teacher, previous))

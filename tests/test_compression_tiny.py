@@ -1,0 +1,155 @@
+"""Each compression step for real on the tiny model, checking its effect, not just that it ran."""
+import json
+
+import numpy as np
+import pytest
+
+from ppliteformer.runtimes import NB_FILE, DygraphModel, PaddleInferenceModel, logits_over
+from ppliteformer.stages.export import program_op_types
+from ppliteformer.structure import STRUCTURE_FILE, load_checkpoint
+
+from .conftest import TINY_STRATEGY
+
+CHAIN = """
+chain: [distill, prune, trim_vocab, embedding_int8, qat]
+distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 8, batch_size: 16, learning_rate: 5.0e-3, hidden_loss_weight: 0.1}
+prune: {epochs: 1, importance_batches: 4}
+qat: {epochs: 1}
+"""
+QUANT_OPS = {"quantize_linear", "dequantize_linear"}
+
+
+@pytest.fixture(scope="module")
+def chain_run(tmp_path_factory, corpus_tsv):
+    from ppliteformer.workflow import run_strategy
+
+    strategy = tmp_path_factory.mktemp("strategy") / "chain.yaml"
+    strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + CHAIN, encoding="utf-8")
+    workdir = tmp_path_factory.mktemp("work")
+    return workdir, run_strategy(strategy, workdir=workdir)
+
+
+def test_report_lists_every_artifact_with_final_and_final_fp32(chain_run):
+    workdir, report = chain_run
+    names = [a["name"] for a in report["artifacts"]]
+    assert names == ["teacher", "distill", "prune", "trim_vocab", "embedding_int8", "qat"]
+    assert (report["final"], report["final_fp32"]) == ("qat", "trim_vocab")
+    for artifact in report["artifacts"]:
+        assert 0 <= artifact["accuracy"] <= 1 and artifact["nb_bytes_arm"] > 0
+    assert json.loads((workdir / "report.json").read_text())["final"] == "qat"
+
+
+def test_distilled_student_agrees_with_the_teacher_more_than_before(chain_run):
+    _, report = chain_run
+    step = report["steps"]["distill"]
+    assert step["dev_agreement_with_teacher_after"] > step["dev_agreement_with_teacher_before"]
+    assert step["parameters"] < step["teacher_parameters"]
+
+
+def test_pruned_model_has_fewer_heads_and_a_narrower_ffn(chain_run):
+    workdir, report = chain_run
+    step = report["steps"]["prune"]
+    assert step["before"]["heads"] == [2] and step["after"]["heads"] == [1]
+    assert step["before"]["ffn"] == [64] and step["after"]["ffn"] == [32]
+    structure = json.loads((workdir / "prune" / STRUCTURE_FILE).read_text())
+    assert (structure["heads"], structure["ffn"]) == ([1], [32])
+    model = load_checkpoint(workdir / "prune")
+    layer = model.ernie.encoder.layers[0]
+    assert layer.self_attn.q_proj.weight.shape == [32, 16] and layer.linear1.weight.shape == [32, 32]
+    assert report["artifacts"][2]["latency_ms_x86_lite"] is not None
+
+
+def _test_ids(workdir, export_dir):
+    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.stages.data import read_splits
+    from ppliteformer.training import encode_texts
+
+    return encode_texts(load_tokenizer(str(export_dir)), [e.text for e in read_splits(workdir / "data").test], 48)
+
+
+def test_trimming_keeps_predictions_identical_and_shrinks_the_nb(chain_run):
+    from ppliteformer.modeling import load_tokenizer
+
+    workdir, report = chain_run
+    step = report["steps"]["trim_vocab"]
+    assert step["vocab_after"] < step["vocab_before"]
+    old_ids = _test_ids(workdir, workdir / "prune_export")
+    new_ids = _test_ids(workdir, workdir / "trim_vocab_export")
+    unk = load_tokenizer(str(workdir / "trim_vocab_export")).unk_token_id
+    inside = [i for i, ids in enumerate(new_ids) if unk not in ids]  # texts inside the kept vocabulary
+    assert len(inside) >= 10
+    before = logits_over(PaddleInferenceModel(workdir / "prune_export"), [old_ids[i] for i in inside], 0, 8)
+    after = logits_over(PaddleInferenceModel(workdir / "trim_vocab_export"), [new_ids[i] for i in inside], 0, 8)
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    arts = {a["name"]: a for a in report["artifacts"]}
+    assert arts["trim_vocab"]["nb_bytes_arm"] < arts["prune"]["nb_bytes_arm"]
+
+
+def test_embedding_int8_runs_on_lite_and_shrinks_the_nb(chain_run):
+    workdir, report = chain_run
+    arts = {a["name"]: a for a in report["artifacts"]}
+    assert arts["embedding_int8"]["nb_bytes_arm"] < arts["trim_vocab"]["nb_bytes_arm"]
+    assert arts["embedding_int8"]["accuracy_x86_lite"] is not None  # Lite x86 ran it, logits checked
+    ops = program_op_types(workdir / "embedding_int8_export")
+    assert "cast" in ops and "lookup_table_v2" in ops
+
+
+def test_qat_program_has_quant_ops_and_a_smaller_nb_than_float(chain_run):
+    workdir, report = chain_run
+    ops = set(program_op_types(workdir / "qat"))
+    assert QUANT_OPS <= ops
+    arts = {a["name"]: a for a in report["artifacts"]}
+    assert arts["qat"]["nb_bytes_arm"] < arts["trim_vocab"]["nb_bytes_arm"]
+    assert arts["qat"]["int8"] and arts["qat"]["latency_ms_x86_lite"] is None
+    assert "verified through this proxy" in arts["qat"]["accuracy_verified_by"]
+    assert not (workdir / "qat_convert" / "x86").exists()
+
+
+def test_ptq_calibrates_and_writes_an_int8_program(tmp_path, corpus_tsv, tiny_run):
+    import shutil
+
+    from ppliteformer.workflow import run_strategy
+
+    teacher_workdir, _ = tiny_run
+    workdir = tmp_path / "work"
+    shutil.copytree(teacher_workdir, workdir)  # the tiny teacher's stages are reused
+    strategy = tmp_path / "ptq.yaml"
+    strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "chain: [ptq]\nptq: {algo: mse, calibration_size: 32}\n",
+                        encoding="utf-8")
+    report = run_strategy(strategy, workdir=workdir)
+    assert report["steps"]["ptq"]["calibration_texts"] == 32
+    assert QUANT_OPS <= set(program_op_types(workdir / "ptq"))
+    ptq = report["artifacts"][1]
+    assert ptq["name"] == "ptq" and ptq["int8"] and ptq["accuracy"] is not None
+    teacher = PaddleInferenceModel(workdir / "export")
+    int8 = PaddleInferenceModel(workdir / "ptq")
+    ids = _test_ids(workdir, workdir / "export")
+    agree = (logits_over(teacher, ids, 0, 8).argmax(-1) == logits_over(int8, ids, 0, 8).argmax(-1)).mean()
+    assert agree > 0.9  # int8 rounding moves logits a little, labels rarely
+
+
+def test_trimming_a_large_vocabulary_keeps_predictions(tmp_path):
+    """A 30k-token vocabulary (pretrained size) trimmed to the tokens some texts use."""
+    import paddle
+    from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification, ErnieTokenizer
+
+    from ppliteformer.training import encode_texts
+    from ppliteformer.vocab_trim import tokens_to_keep, trim_vocabulary
+
+    words = [f"w{i}" for i in range(30000 - 5)]
+    vocab_file = tmp_path / "vocab.txt"
+    vocab_file.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    tokenizer = ErnieTokenizer(str(vocab_file))
+    rng = np.random.RandomState(0)
+    texts = [" ".join(rng.choice(words[:3000], size=8)) for _ in range(50)]
+    paddle.seed(0)
+    model = ErnieForSequenceClassification(ErnieConfig(vocab_size=30000, hidden_size=32, num_hidden_layers=1,
+                                                       num_attention_heads=2, intermediate_size=64, num_labels=2))
+    model.eval()
+    ids = encode_texts(tokenizer, texts, 32)
+    before = logits_over(DygraphModel(model), ids, 0, 8)
+    keep = tokens_to_keep(tokenizer, ids, 1)
+    new_tokenizer = trim_vocabulary(model, tokenizer, keep, tmp_path)
+    assert len(new_tokenizer.vocab) == len(keep) < 3000
+    new_ids = encode_texts(new_tokenizer, texts, 32)
+    np.testing.assert_allclose(logits_over(DygraphModel(model), new_ids, 0, 8), before, atol=1e-5)
