@@ -59,6 +59,14 @@ def _cmd_bench(args):
     print(json.dumps(result, indent=2))
 
 
+def _cmd_bundle(args):
+    from .bundle import make_bundle
+
+    _import_paddle_quietly()
+    for folder in make_bundle(args.workdir, args.artifact, args.out, args.samples):
+        print(f"bundle: {folder}")
+
+
 def _cmd_predict(args):
     from .standalone_predictor import main as predict_main
 
@@ -92,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=30)
     bench.add_argument("--threads", type=int, default=1, help="Paddle Inference threads (Lite x86 runs 1)")
     bench.set_defaults(func=_cmd_bench)
+
+    bundle = sub.add_parser("bundle", help="make deploy folders (.nb, vocab, predictor, self-check, scripts) "
+                            "for one artifact of a finished run")
+    bundle.add_argument("workdir", help="work directory of a finished run (has report.json)")
+    bundle.add_argument("--artifact", help="artifact name from the report (default: the final one)")
+    bundle.add_argument("--out", help="where to write <artifact>-<target>/ folders (default: WORKDIR/bundle)")
+    bundle.add_argument("--samples", type=int, default=8, help="texts in selfcheck.json")
+    bundle.set_defaults(func=_cmd_bundle)
 
     predict = sub.add_parser("predict", help="classify texts with a .nb (same as deploy/python/predict.py)",
                              add_help=False)

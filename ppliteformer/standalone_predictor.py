@@ -9,6 +9,8 @@ folder made by `ppliteformer convert`:
 
 Usage:
     python predict.py --model DIR_OR_NB --text "质量很好" [--text ...] [--file texts.txt] [--json]
+    python predict.py --model DIR --selfcheck selfcheck.json [--json]   # on-device check, exit 1 on mismatch
+    python predict.py --model DIR --bench [--threads N --warmup W --repeats R] [--json]
 
 ppliteformer imports `encode_batch_arrays` and `LiteModel` from here too, so the pipeline
 and the device run the same input code.
@@ -141,7 +143,8 @@ def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
 class TextClassifier:
     """Tokenizer + `.nb` model + label names, read from one model folder."""
 
-    def __init__(self, model_path, threads: int = 1):
+    def __init__(self, model_path, threads: int = 1, load_model: bool = True):
+        """``load_model=False`` reads only the tokenizer and labels (for an arm `.nb` on x86)."""
         model_path = Path(model_path)
         folder = model_path if model_path.is_dir() else model_path.parent
         nb_path = model_path if model_path.is_file() else folder / "model.nb"
@@ -155,7 +158,7 @@ class TextClassifier:
         self.max_seq_len = int(self.meta["max_seq_len"])
         self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta["do_lower_case"], self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
-        self.model = LiteModel(nb_path, threads)
+        self.model = LiteModel(nb_path, threads) if load_model else None
 
     def encode(self, text: str) -> list:
         encoding = self.tokenizer.encode(text)
@@ -175,6 +178,48 @@ class TextClassifier:
                 "logits": [float(x) for x in logits]}
 
 
+def self_check(classifier: TextClassifier, check_file) -> dict:
+    """Compare this device's labels and logits with those the bundle was made with.
+
+    ``check_file``: {"atol": float, "samples": [{"text", "label", "logits"}]}, written by
+    ``ppliteformer bundle`` from the x86 run of the same model.
+    """
+    try:
+        spec = json.loads(Path(check_file).read_text(encoding="utf-8"))
+        samples, atol = spec["samples"], float(spec.get("atol", 1e-3))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PredictorError(f"{check_file}: not a self-check file ({exc}). Use the selfcheck.json of a "
+                             "bundle made by 'ppliteformer bundle'.") from None
+    results = []
+    for sample in samples:
+        got = classifier.predict(sample["text"])
+        diff = float(np.abs(np.asarray(got["logits"]) - np.asarray(sample["logits"])).max())
+        results.append({"text": sample["text"], "expected_label": sample["label"], "label": got["label"],
+                        "max_abs_logit_diff": diff, "ok": got["label"] == sample["label"] and diff <= atol})
+    passed = sum(r["ok"] for r in results)
+    return {"passed": passed == len(results), "n": len(results), "n_passed": passed, "atol": atol,
+            "max_abs_logit_diff": max((r["max_abs_logit_diff"] for r in results), default=0.0),
+            "results": results}
+
+
+def benchmark(classifier: TextClassifier, threads: int, warmup: int, repeats: int) -> dict:
+    """Latency of batch 1 at the model's max_seq_len (full-length input, no padding)."""
+    import time
+
+    ids = list(np.random.RandomState(0).randint(5, 100, size=classifier.max_seq_len))
+    inputs = batch_arrays([ids], classifier.pad_id)
+    for _ in range(warmup):
+        classifier.model.run(inputs)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        classifier.model.run(inputs)
+        times.append((time.perf_counter() - start) * 1e3)
+    return {"median_ms": round(float(np.median(times)), 3), "p90_ms": round(float(np.percentile(times, 90)), 3),
+            "min_ms": round(float(np.min(times)), 3), "threads": threads, "warmup": warmup, "repeats": repeats,
+            "batch_size": 1, "seq_len": classifier.max_seq_len, "machine": platform.machine()}
+
+
 def _iter_texts(args):
     yield from args.text or []
     if args.file:
@@ -189,6 +234,14 @@ def _iter_texts(args):
                     yield line
 
 
+def _summary(result: dict) -> str:
+    if "passed" in result:
+        return (f"self-check {'passed' if result['passed'] else 'FAILED'}: {result['n_passed']}/{result['n']} samples, "
+                f"largest logit difference {result['max_abs_logit_diff']:.2e} (allowed {result['atol']:.0e})")
+    return (f"median {result['median_ms']} ms, p90 {result['p90_ms']} ms, min {result['min_ms']} ms "
+            f"(batch 1, seq {result['seq_len']}, {result['threads']} threads, {result['repeats']} runs)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Classify texts with a Paddle Lite .nb model.")
     parser.add_argument("--model", required=True, help="model folder (model.nb, vocab.txt, "
@@ -197,13 +250,24 @@ def main(argv=None) -> int:
     parser.add_argument("--file", help="a UTF-8 file of texts, one per line")
     parser.add_argument("--json", action="store_true", help="print one JSON object per text")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (ARM builds)")
+    parser.add_argument("--selfcheck", help="a bundle's selfcheck.json: compare labels and logits, exit 1 on mismatch")
+    parser.add_argument("--bench", action="store_true", help="time batch 1 at the model's max_seq_len")
+    parser.add_argument("--warmup", type=int, default=10, help="--bench: untimed runs first")
+    parser.add_argument("--repeats", type=int, default=50, help="--bench: timed runs")
     args = parser.parse_args(argv)
-    if not args.text and not args.file:
-        parser.error("give --text or --file")
+    if not (args.text or args.file or args.selfcheck or args.bench):
+        parser.error("give --text, --file, --selfcheck or --bench")
+    if args.threads < 1 or args.warmup < 0 or args.repeats < 1:
+        parser.error("--threads and --repeats must be at least 1, --warmup at least 0")
     if args.file and not os.path.isfile(args.file):
         parser.error(f"--file {args.file}: no such file")
     try:
         classifier = TextClassifier(args.model, args.threads)
+        if args.selfcheck or args.bench:
+            result = self_check(classifier, args.selfcheck) if args.selfcheck else \
+                benchmark(classifier, args.threads, args.warmup, args.repeats)
+            print(json.dumps(result, ensure_ascii=False) if args.json else _summary(result), flush=True)
+            return 1 if args.selfcheck and not result["passed"] else 0
         for text in _iter_texts(args):
             result = classifier.predict(text)
             if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import QUANT_STEPS, Strategy, load_strategy
+from .bundle import make_bundle
 from .pipeline import Pipeline
 from .preflight import check_strategy_inputs
 from .report import build_report, print_table, write_report
@@ -73,7 +74,9 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
     quiet_paddlenlp()
     records = Pipeline(workdir, stages_for(strategy)).run(until=until)
     report = build_report(strategy, records)
+    print_table(report)
     if until is None:
         write_report(workdir, report)
-    print_table(report)
+        for folder in make_bundle(workdir):
+            print(f"bundle: {folder}")
     return report

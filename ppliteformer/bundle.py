@@ -1,0 +1,109 @@
+"""Deploy bundles: one self-contained folder per artifact and target, ready to copy to a device.
+
+    bundle/<artifact>-<target>/
+        model.nb  vocab.txt  ppliteformer_meta.json   the model, as the predictor reads it
+        predict.py                                    the standalone predictor (numpy, paddlelite, tokenizers)
+        selfcheck.json                                sample texts with the labels and logits made here
+        run_on_board.py  run_on_android.py  ...       the deploy scripts of deploy/arm
+        README.txt
+
+The expected logits come from this machine: Lite x86 for a float model (the same kernels'
+maths as ARM's fp32, so a tight tolerance), Paddle Inference on the int8 program for an
+int8 model (ARM's int8 kernels round differently, so a looser one). The samples are the
+most confident test texts, whose label a small difference cannot flip.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+from .report import INT8_STEPS, REPORT_FILE
+from .runtimes import NB_FILE, PaddleInferenceModel, open_lite
+from .standalone_predictor import META_FILE, VOCAB_FILE, TextClassifier, batch_arrays
+
+REPO_DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY_SCRIPTS = ("run_on_board.py", "run_on_android.py", "benchmark_bin_output.py", "_common.py", "README.md")
+SELFCHECK_FILE = "selfcheck.json"
+ATOL = {"fp32": 1e-3, "int8": 0.25}
+
+
+def _artifact_dirs(workdir: Path, artifact: str) -> tuple:
+    """(folder with <target>/model.nb, inference model folder) of an artifact."""
+    from .workflow import artifact_stage_name
+
+    converted = workdir / artifact_stage_name(artifact, "convert")
+    model = workdir / (artifact if artifact in INT8_STEPS else artifact_stage_name(artifact, "export"))
+    return converted, model
+
+
+def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, pool: int = 200) -> list:
+    """The ``count`` test-split texts (of the first ``pool``) with the widest gap between the top two
+    logits, so that a device's rounding cannot flip their label."""
+    from .stages.data import read_splits
+
+    texts = [e.text for e in read_splits(workdir / "data").test[:pool]]
+    candidates = []
+    for text in texts:
+        logits = reference.run(batch_arrays([classifier.tokenizer.encode(text).ids], classifier.pad_id))[0]
+        top = np.sort(logits)[::-1]
+        candidates.append((float(top[0] - top[1]), text, logits))
+    candidates.sort(key=lambda c: -c[0])
+    return [{"text": text, "label": classifier.labels[int(logits.argmax())], "logits": [float(x) for x in logits]}
+            for _, text, logits in candidates[:count]]
+
+
+def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8) -> list:
+    """Bundle ``artifact`` (default: the report's final) for each target it was converted to."""
+    workdir = Path(workdir)
+    report_file = workdir / REPORT_FILE
+    if not report_file.is_file():
+        raise ConfigError(f"{workdir} has no {REPORT_FILE}: run 'ppliteformer run STRATEGY.yaml --workdir "
+                          f"{workdir}' to the end first.")
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    names = [a["name"] for a in report["artifacts"]]
+    artifact = artifact or report["final"]
+    if artifact not in names:
+        raise ConfigError(f"{workdir} has no artifact '{artifact}'. Its artifacts: {', '.join(names)}.")
+    converted, model_dir = _artifact_dirs(workdir, artifact)
+    int8 = artifact in INT8_STEPS
+    x86 = converted / "x86"
+    reference_dir = x86 if x86.is_dir() else converted / "arm"
+    classifier = TextClassifier(reference_dir, load_model=False)
+    reference = open_lite(x86 / NB_FILE) if x86.is_dir() else PaddleInferenceModel(model_dir, threads=1)
+    atol = ATOL["int8" if int8 else "fp32"]
+    checks = {"atol": atol, "artifact": artifact, "made_with": "paddle_lite_x86" if x86.is_dir() else
+              "paddle_inference (int8 program)", "samples": _samples(workdir, classifier, reference, samples)}
+    out_dir = Path(out_dir) if out_dir else workdir / "bundle"
+    made = []
+    for target_dir in sorted(p for p in converted.iterdir() if (p / NB_FILE).is_file()):
+        made.append(_write_bundle(target_dir, out_dir / f"{artifact}-{target_dir.name}", checks))
+    return made
+
+
+def _write_bundle(target_dir: Path, dest: Path, checks: dict) -> Path:
+    """Write into a temporary folder, then rename: a bundle that exists is complete."""
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in (NB_FILE, VOCAB_FILE, META_FILE):
+        shutil.copy(target_dir / name, tmp / name)
+    shutil.copy(Path(__file__).with_name("standalone_predictor.py"), tmp / "predict.py")
+    for name in DEPLOY_SCRIPTS:
+        shutil.copy(REPO_DEPLOY / "arm" / name, tmp / name)
+    (tmp / SELFCHECK_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1), encoding="utf-8")
+    (tmp / "README.txt").write_text(
+        f"ppliteformer bundle: {checks['artifact']} for {target_dir.name}.\n\n"
+        "On the device (Python 3 with numpy, paddlelite and tokenizers):\n"
+        "  python3 predict.py --model . --selfcheck selfcheck.json    # labels and logits as made here\n"
+        "  python3 predict.py --model . --text \"质量很好\"\n"
+        "  python3 predict.py --model . --bench --threads 4\n\n"
+        "From a workstation: run_on_board.py (ssh) or run_on_android.py (adb); see README.md.\n",
+        encoding="utf-8")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest
