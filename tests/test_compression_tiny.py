@@ -153,3 +153,42 @@ def test_trimming_a_large_vocabulary_keeps_predictions(tmp_path):
     assert len(new_tokenizer.vocab) == len(keep) < 3000
     new_ids = encode_texts(new_tokenizer, texts, 32)
     np.testing.assert_allclose(logits_over(DygraphModel(model), new_ids, 0, 8), before, atol=1e-5)
+
+
+def test_run_ends_with_a_complete_bundle_of_the_final_model(chain_run):
+    workdir, _ = chain_run
+    bundle = workdir / "bundle" / "qat-arm"
+    for name in ("model.nb", "vocab.txt", "ppliteformer_meta.json", "predict.py", "selfcheck.json",
+                 "run_on_board.py", "run_on_android.py", "README.txt"):
+        assert (bundle / name).is_file(), name
+    check = json.loads((bundle / "selfcheck.json").read_text())
+    assert len(check["samples"]) == 8 and check["made_with"].startswith("paddle_inference")
+    assert not list((workdir / "bundle").glob(".*tmp*"))
+
+
+def test_bundle_self_check_passes_on_x86_and_catches_a_wrong_logit(chain_run, tmp_path):
+    import subprocess
+    import sys
+
+    from ppliteformer.bundle import make_bundle
+
+    workdir, _ = chain_run
+    folders = make_bundle(workdir, "distill", tmp_path)
+    x86 = next(f for f in folders if f.name == "distill-x86")
+
+    def selfcheck():
+        return subprocess.run([sys.executable, "predict.py", "--model", ".", "--selfcheck", "selfcheck.json", "--json"],
+                              cwd=x86, capture_output=True, text=True, timeout=120)
+
+    ok = selfcheck()
+    assert ok.returncode == 0 and json.loads(ok.stdout.splitlines()[-1])["passed"]
+    check = json.loads((x86 / "selfcheck.json").read_text())
+    check["samples"][0]["logits"][0] += 0.5
+    (x86 / "selfcheck.json").write_text(json.dumps(check))
+    bad = selfcheck()
+    result = json.loads(bad.stdout.splitlines()[-1])
+    assert bad.returncode == 1 and not result["passed"] and result["n_passed"] == result["n"] - 1
+    bench = subprocess.run([sys.executable, "predict.py", "--model", ".", "--bench", "--repeats", "3", "--json"],
+                           cwd=x86, capture_output=True, text=True, timeout=120)
+    timing = json.loads(bench.stdout.splitlines()[-1])
+    assert bench.returncode == 0 and timing["seq_len"] == 48 and 0 < timing["min_ms"] <= timing["median_ms"]
