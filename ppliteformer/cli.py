@@ -44,19 +44,64 @@ def _cmd_convert(args):
         print(f"{target}: {nb} ({os.path.getsize(nb)} bytes)")
 
 
+def _bench_engines(value: str) -> list:
+    from .engines import ENGINES
+
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown engine {','.join(unknown) or '(none)'}; choose from "
+                                         f"{', '.join(ENGINES)} (comma-separated)")
+    return names
+
+
+def _write_json_atomically(path: str, data: dict, force: bool) -> None:
+    import json
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, partial = tempfile.mkstemp(prefix=".bench-", suffix=".json.partial", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        if force:
+            os.replace(partial, path)
+        else:
+            try:
+                os.link(partial, path)  # fails if the file appeared meanwhile: never overwrite
+            except FileExistsError:
+                raise PPLiteFormerError(f"--out {path} appeared while the benchmark ran; not overwritten. "
+                                        "Use --force to overwrite it.") from None
+            os.unlink(partial)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
 def _cmd_bench(args):
     import json
 
-    from .bench import measure_latency, synthetic_inputs
-    from .runtimes import PaddleInferenceModel, open_lite
+    from .engines import bench_side_by_side, format_table
+    from .errors import ConfigError
 
-    path = args.model
-    model = open_lite(path) if str(path).endswith(".nb") else PaddleInferenceModel(path, threads=args.threads)
-    inputs = synthetic_inputs(args.batch_size, args.seq_len)
-    result = measure_latency(model, inputs, args.warmup, args.repeats)
-    result.update({"model": str(path), "batch_size": args.batch_size, "seq_len": args.seq_len,
-                   "engine": "paddle_lite_x86" if str(path).endswith(".nb") else "paddle_inference"})
+    if args.out:  # check before minutes of benchmarking
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if os.path.exists(args.out) and not args.force:
+            raise ConfigError(f"--out {args.out} already exists. Use --force to overwrite it, or choose "
+                              "another file.")
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--out {args.out}: the folder {folder} does not exist. Create it first.")
+    result = bench_side_by_side(args.model, batch_size=args.batch_size, seq_len=args.seq_len,
+                                warmup=args.warmup, repeats=args.repeats, threads=args.threads,
+                                engines=args.engines, work_dir=args.work_dir)
+    print(format_table(result))
     print(json.dumps(result, indent=2))
+    if args.out:
+        _write_json_atomically(args.out, result, args.force)
+        print(f"wrote {args.out}", file=sys.stderr)
+    failed = [engine for engine, r in result["engines"].items() if "error" in r]
+    return 1 if failed else 0
 
 
 def _cmd_bundle(args):
@@ -92,13 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, help="output folder; one sub-folder per target")
     convert.set_defaults(func=_cmd_convert)
 
-    bench = sub.add_parser("bench", help="time a .nb (Paddle Lite x86) or an inference model folder")
-    bench.add_argument("--model", required=True, help="a .nb file or an inference model folder")
+    bench = sub.add_parser("bench", help="time a model side by side on Paddle Lite x86, Paddle Inference and "
+                           "ONNX Runtime: latency, peak memory, FLOPs and GFLOP/s")
+    bench.add_argument("--model", required=True, help="an inference model folder (all three engines; converted "
+                       "to .nb and .onnx on the fly) or a .nb file (Paddle Lite only)")
     bench.add_argument("--batch-size", type=int, default=1)
-    bench.add_argument("--seq-len", type=int, default=128)
+    bench.add_argument("--seq-len", type=int, default=128, help="tokens per input, no padding")
     bench.add_argument("--warmup", type=int, default=5)
     bench.add_argument("--repeats", type=int, default=30)
-    bench.add_argument("--threads", type=int, default=1, help="Paddle Inference threads (Lite x86 runs 1)")
+    bench.add_argument("--threads", type=int, default=1, help="CPU threads for Paddle Inference and ONNX "
+                       "Runtime (Paddle Lite's x86 Python API runs 1)")
+    bench.add_argument("--engines", type=_bench_engines, default=None, help="comma-separated subset of "
+                       "paddle_lite,paddle_inference,onnxruntime (default: all three)")
+    bench.add_argument("--out", help="also write the JSON result to this file (written atomically)")
+    bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    bench.add_argument("--work-dir", help="keep the converted .nb and .onnx here and reuse them (default: a "
+                       "temporary folder, removed afterwards)")
     bench.set_defaults(func=_cmd_bench)
 
     bundle = sub.add_parser("bundle", help="make deploy folders (.nb, vocab, predictor, self-check, scripts) "

@@ -10,8 +10,9 @@ REPORT_FILE = "report.json"
 
 INT8_STEPS = ("qat", "ptq")
 INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle "
-              "Inference; Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from this program is "
-              "verified through this proxy, not on an ARM device")
+              "Inference, simulated in float ('accuracy') and on oneDNN's int8 kernels "
+              "('accuracy_x86_int8_onednn'); Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from "
+              "this program is verified through this proxy, not on an ARM device")
 
 
 def _artifact(name: str, records: dict, parameters) -> dict:
@@ -21,10 +22,11 @@ def _artifact(name: str, records: dict, parameters) -> dict:
         return records.get(artifact_stage_name(name, kind), {}).get("metrics", {})
 
     evaluation, sizes, latency = metrics("evaluate"), metrics("convert"), metrics("bench")
-    made = records.get(name if name in INT8_STEPS else artifact_stage_name(name, "export"), {}).get("metrics", {})
+    int8 = name in INT8_STEPS
+    made = records.get(name if int8 else artifact_stage_name(name, "export"), {}).get("metrics", {})
     entry = {
         "name": name,
-        "int8": name in INT8_STEPS,
+        "int8": int8,
         "accuracy": evaluation.get("accuracy"),
         "accuracy_x86_lite": evaluation.get("accuracy_x86_lite"),
         "max_abs_logit_diff_lite_vs_inference": evaluation.get("max_abs_logit_diff"),
@@ -32,10 +34,13 @@ def _artifact(name: str, records: dict, parameters) -> dict:
         "inference_model_bytes": made.get("model_bytes"),
         "nb_bytes_arm": sizes.get("nb_bytes_arm"),
         "nb_bytes_x86": sizes.get("nb_bytes_x86"),
-        "latency_ms_x86_lite": latency.get("median_ms"),
-        "latency_x86_lite": latency or None,
+        "latency_ms_x86_lite": None if int8 else latency.get("median_ms"),
+        "latency_x86_lite": None if int8 else latency or None,
+        "accuracy_x86_int8_onednn": evaluation.get("accuracy_x86_int8_onednn"),
+        "latency_ms_x86_int8": latency.get("median_ms") if int8 else None,
+        "latency_x86_int8": latency if int8 else None,
         "parameters": parameters,
-        "accuracy_verified_by": INT8_PROXY if name in INT8_STEPS else
+        "accuracy_verified_by": INT8_PROXY if int8 else
         "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)",
     }
     return entry
@@ -102,6 +107,9 @@ def print_table(report: dict) -> None:
     if latency:
         print(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
               f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
-    if any(a["int8"] for a in report["artifacts"]):
-        print("int8 artifacts: accuracy from Paddle Inference on the int8 program; their arm .nb is verified "
-              "through that proxy (Lite x86 2.13 cannot run int8 matmuls).")
+    for a in report["artifacts"]:
+        if a["int8"]:
+            print(f"{a['name']} (int8): accuracy {_fmt(a['accuracy'], 'acc')} simulated, "
+                  f"{_fmt(a['accuracy_x86_int8_onednn'], 'acc')} on oneDNN int8 kernels at "
+                  f"{_fmt(a['latency_ms_x86_int8'], 'ms')} (Paddle Inference, 1 thread); its arm .nb is verified "
+                  "through this proxy (Lite x86 2.13 cannot run int8 matmuls).")

@@ -25,7 +25,9 @@ def inference_model_bytes(model_dir) -> int:
 class PaddleInferenceModel:
     """A static inference model (model.pdmodel + model.pdiparams) on the CPU."""
 
-    def __init__(self, model_dir, threads: int | None = None):
+    def __init__(self, model_dir, threads: int | None = None, onednn_int8: bool = False):
+        """``onednn_int8``: run an int8 (quantize/dequantize) program with oneDNN's int8 kernels,
+        the real int8 runtime on x86 here; otherwise quantize/dequantize ops are computed in float."""
         import paddle.inference as pi
 
         model_dir = Path(model_dir)
@@ -37,6 +39,9 @@ class PaddleInferenceModel:
         config.disable_gpu()
         config.disable_glog_info()
         config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
+        if onednn_int8:
+            config.enable_mkldnn()
+            config.enable_mkldnn_int8()
         self.predictor = pi.create_predictor(config)
 
     def run(self, inputs: dict) -> np.ndarray:

@@ -28,11 +28,14 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool) -
     """
     targets = [t for t in strategy.convert.targets if not (int8 and t == "x86")] or ["arm"]
     convert_name = artifact_stage_name(artifact, "convert")
+    bench_name = artifact_stage_name(artifact, "bench")
     stages = [convert.stage(targets, made_by, convert_name),
               evaluate.stage(strategy, "x86" in targets, made_by, convert_name,
-                             artifact_stage_name(artifact, "evaluate"))]
-    if "x86" in targets:  # Lite can only be timed here on an x86 .nb
-        stages.append(bench.stage(strategy.bench, convert_name, artifact_stage_name(artifact, "bench")))
+                             artifact_stage_name(artifact, "evaluate"), int8)]
+    if int8:
+        stages.append(bench.int8_stage(strategy.bench, made_by, bench_name))
+    elif "x86" in targets:  # Lite can only be timed here on an x86 .nb
+        stages.append(bench.stage(strategy.bench, convert_name, bench_name))
     return stages
 
 

@@ -101,6 +101,8 @@ def test_qat_program_has_quant_ops_and_a_smaller_nb_than_float(chain_run):
     arts = {a["name"]: a for a in report["artifacts"]}
     assert arts["qat"]["nb_bytes_arm"] < arts["trim_vocab"]["nb_bytes_arm"]
     assert arts["qat"]["int8"] and arts["qat"]["latency_ms_x86_lite"] is None
+    assert 0 <= arts["qat"]["accuracy_x86_int8_onednn"] <= 1 and arts["qat"]["latency_ms_x86_int8"] > 0
+    assert arts["qat"]["latency_x86_int8"]["engine"] == "paddle_inference_onednn_int8"
     assert "verified through this proxy" in arts["qat"]["accuracy_verified_by"]
     assert not (workdir / "qat_convert" / "x86").exists()
 

@@ -22,7 +22,7 @@ def compare_logits(reference: np.ndarray, other: np.ndarray) -> dict:
 
 
 def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConfig, max_seq_len: int,
-                    label: str = "evaluate") -> dict:
+                    label: str = "evaluate", int8: bool = False) -> dict:
     """Accuracy of each runtime on the test split; raises if Lite and Paddle Inference disagree."""
     tokenizer = load_tokenizer(str(export_dir))
     ids = encode_texts(tokenizer, [e.text for e in splits.test], max_seq_len)
@@ -39,19 +39,27 @@ def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConf
                 f"{metrics['max_abs_logit_diff']:.2e} (allowed {cfg.logits_atol:.0e}), labels agree on "
                 f"{metrics['label_agreement']:.2%} (required {cfg.min_label_agreement:.2%}). The .nb does "
                 "not compute what the model does; do not deploy it.")
+    if int8:  # the int8 program on oneDNN's int8 kernels: real int8 arithmetic, not a simulation
+        onednn = logits_over(PaddleInferenceModel(export_dir, threads=1, onednn_int8=True), ids,
+                             tokenizer.pad_token_id, batch_size=1)
+        metrics["accuracy_x86_int8_onednn"] = float((onednn.argmax(-1) == labels).mean())
+        metrics["label_agreement_onednn_int8_vs_simulated"] = float((onednn.argmax(-1) == reference.argmax(-1)).mean())
     line = f"{label}: test accuracy {metrics['accuracy']:.4f} (Paddle Inference, {len(ids)} texts)"
     if x86_nb is not None:
         line += (f", {metrics['accuracy_x86_lite']:.4f} (Lite x86 .nb); largest logit difference "
                  f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}")
+    if int8:
+        line += (f" with int8 simulated, {metrics['accuracy_x86_int8_onednn']:.4f} on oneDNN int8 kernels (labels "
+                 f"agree on {metrics['label_agreement_onednn_int8_vs_simulated']:.2%})")
     print(line, flush=True)
     return metrics
 
 
 def stage(strategy, with_lite: bool, model: str = "export", converted: str = "convert",
-          name: str = "evaluate") -> Stage:
+          name: str = "evaluate", int8: bool = False) -> Stage:
     """Evaluate the inference model made by stage ``model`` (and its x86 `.nb` when ``with_lite``)."""
     def run(ctx):
         x86_nb = ctx.input(converted) / "x86" / NB_FILE if with_lite else None
         return evaluate_models(ctx.input(model), x86_nb, read_splits(ctx.input("data")),
-                               strategy.evaluate, strategy.data.max_seq_len, label=name)
+                               strategy.evaluate, strategy.data.max_seq_len, label=name, int8=int8)
     return Stage(name, run, strategy.evaluate, inputs=("data", model, converted))
