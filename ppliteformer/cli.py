@@ -70,10 +70,15 @@ def _write_json_atomically(path: str, data: dict, force: bool) -> None:
         else:
             try:
                 os.link(partial, path)  # fails if the file appeared meanwhile: never overwrite
+                os.unlink(partial)
             except FileExistsError:
                 raise PPLiteFormerError(f"--out {path} appeared while the benchmark ran; not overwritten. "
                                         "Use --force to overwrite it.") from None
-            os.unlink(partial)
+            except OSError:  # no hard links on this file system
+                if os.path.exists(path):
+                    raise PPLiteFormerError(f"--out {path} appeared while the benchmark ran; not "
+                                            "overwritten. Use --force to overwrite it.") from None
+                os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)

@@ -122,8 +122,23 @@ def _choose_engines(engines, kind) -> tuple:
     return list(engines or ENGINES), {}
 
 
-def _fresh(target: Path, *sources: Path) -> bool:
-    return target.is_file() and all(target.stat().st_mtime >= s.stat().st_mtime for s in sources)
+def _source_stamp(model_dir: Path) -> dict:
+    files = {name: [(model_dir / name).stat().st_size, (model_dir / name).stat().st_mtime_ns]
+             for name in (MODEL_FILE, PARAMS_FILE)}
+    return {"model_dir": str(model_dir.resolve()), "files": files}
+
+
+def _reusable(target: Path, model_dir: Path) -> bool:
+    """True when ``target`` was made from this very model (same path, sizes and times)."""
+    stamp = target.with_name(target.name + ".source.json")
+    try:
+        return target.is_file() and json.loads(stamp.read_text()) == _source_stamp(model_dir)
+    except (OSError, ValueError):
+        return False
+
+
+def _stamp(target: Path, model_dir: Path) -> None:
+    target.with_name(target.name + ".source.json").write_text(json.dumps(_source_stamp(model_dir)))
 
 
 def export_onnx(model_dir, out_file) -> Path:
@@ -224,8 +239,8 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
                        log=None) -> dict:
     """Time ``model`` (inference model folder or .nb) on each engine; the result dict (see module doc).
 
-    ``work_dir`` keeps the converted .nb, the .onnx and the logits (reused when newer than the
-    model); by default a temporary folder, removed afterwards.
+    ``work_dir`` keeps the converted .nb, the .onnx and the logits (reused while the model's
+    files are unchanged); by default a temporary folder, removed afterwards.
     """
     from .cpu_peak import cpu_peak
     from .flops import encoder_flops, program_matmul_flops
@@ -273,11 +288,12 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
 
                 cached = work / "x86" / NB_FILE
                 try:
-                    if _fresh(cached, model_dir / MODEL_FILE, model_dir / PARAMS_FILE):
+                    if _reusable(cached, model_dir):
                         nb = cached
                     else:
                         log("bench: converting to an x86 .nb (Paddle Lite opt)")
                         nb = convert_model(model_dir, work / "x86", "x86")
+                        _stamp(nb, model_dir)
                     model_bytes["nb_x86"] = nb.stat().st_size
                     targets["paddle_lite"] = nb
                 except StageError as exc:
@@ -289,9 +305,10 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
         if "onnxruntime" in engines:
             onnx_file = work / "onnx" / "model.onnx"
             try:
-                if not _fresh(onnx_file, model_dir / MODEL_FILE, model_dir / PARAMS_FILE):
+                if not _reusable(onnx_file, model_dir):
                     log(f"bench: exporting ONNX (paddle2onnx, opset {ONNX_OPSET})")
                     export_onnx(model_dir, onnx_file)
+                    _stamp(onnx_file, model_dir)
                 model_bytes["onnx"] = onnx_file.stat().st_size
                 targets["onnxruntime"] = onnx_file
             except StageError as exc:

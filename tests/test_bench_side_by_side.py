@@ -1,0 +1,241 @@
+"""`ppliteformer bench`: Paddle Lite x86, Paddle Inference and ONNX Runtime side by side.
+
+One tiny pruned ERNIE (2 layers, hidden 32, heads [1, 2], FFN [32, 64]) is exported once;
+one full three-engine run through the CLI is shared by the checks on its JSON.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ppliteformer.bench import synthetic_inputs
+from ppliteformer.cpu_peak import cpu_peak, flops_per_cycle
+from ppliteformer.engines import ENGINES, LOGITS_TOLERANCE, run_engine
+from ppliteformer.errors import ModelFileError, StageError
+from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
+
+BATCH, SEQ = 2, 16
+HEADS, FFN = [1, 2], [32, 64]
+
+
+def ppliteformer(*args):
+    return subprocess.run([sys.executable, "-m", "ppliteformer.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    """A pruned tiny ERNIE classifier exported as export_model does: program, params and meta."""
+    import paddle
+    from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification
+
+    from ppliteformer.quantization import input_specs
+    from ppliteformer.standalone_predictor import INPUT_NAMES, META_FILE
+    from ppliteformer.structure import apply_widths, describe
+
+    out = tmp_path_factory.mktemp("export")
+    paddle.seed(3)
+    config = ErnieConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64, type_vocab_size=2, num_labels=3,
+                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    model = ErnieForSequenceClassification(config)
+    apply_widths(model, HEADS, FFN)
+    model.eval()
+    specs = input_specs()
+    paddle.jit.save(paddle.jit.to_static(model, input_spec=specs, full_graph=True), str(out / "model"),
+                    input_spec=specs)
+    meta = {"labels": ["a", "b", "c"], "max_seq_len": 64, "do_lower_case": True, "pad_token": "[PAD]",
+            "inputs": list(INPUT_NAMES), "model_config": model.config.to_dict(), "structure": describe(model)}
+    (out / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def arm_nb(tiny_export, tmp_path_factory):
+    from ppliteformer.stages.convert import convert_model
+
+    return convert_model(tiny_export, tmp_path_factory.mktemp("arm"), "arm")
+
+
+@pytest.fixture(scope="module")
+def cli_run(tiny_export, tmp_path_factory):
+    """(process, JSON file, its content then) of one three-engine bench through the console script."""
+    out = tmp_path_factory.mktemp("bench") / "side_by_side.json"
+    proc = ppliteformer("bench", "--model", tiny_export, "--batch-size", BATCH, "--seq-len", SEQ,
+                        "--warmup", 1, "--repeats", 3, "--threads", 1, "--out", out)
+    return proc, out, json.loads(out.read_text()) if out.is_file() else None
+
+
+# --- FLOPs -----------------------------------------------------------------------------------------
+
+def test_encoder_flops_matches_a_hand_count(tiny_export):
+    meta = json.loads((tiny_export / "ppliteformer_meta.json").read_text())
+    assert meta["structure"]["heads"] == HEADS and meta["structure"]["ffn"] == FFN
+    tokens, hidden, head_dim = BATCH * SEQ, 32, 16
+    layer0 = 4 * tokens * hidden * 16 + 2 * BATCH * 1 * SEQ * SEQ * head_dim + 2 * tokens * hidden * 32
+    layer1 = 4 * tokens * hidden * 32 + 2 * BATCH * 2 * SEQ * SEQ * head_dim + 2 * tokens * hidden * 64
+    head = BATCH * hidden * hidden + BATCH * hidden * 3  # pooler on [CLS], 3-way classifier
+    assert (layer0, layer1, head) == (147456, 294912, 2240)
+    assert encoder_flops(meta, BATCH, SEQ) == 2 * (layer0 + layer1 + head) == 889216
+    unpruned = dict(meta, structure=None)  # every layer at the config's 2 heads and FFN 64
+    assert encoder_flops(unpruned, BATCH, SEQ) == 2 * (2 * layer1 + head)
+
+
+@pytest.mark.parametrize("batch, seq", [(BATCH, SEQ), (1, 7)])
+def test_encoder_flops_matches_the_programs_matmuls(tiny_export, batch, seq):
+    meta = json.loads((tiny_export / "ppliteformer_meta.json").read_text())
+    counted = program_matmul_flops(tiny_export, synthetic_inputs(batch, seq, 120))
+    assert len(counted["ops"]) == 2 * 8 + 2  # per layer q, k, v, QK^T, AV, out, FFN x2; pooler, classifier
+    assert counted["flops"] == encoder_flops(meta, batch, seq) > 0
+
+
+def test_matmul_op_flops_reads_transposes_and_mul_dims():
+    assert matmul_op_flops("matmul_v2", [2, 4, 8, 16], [2, 4, 8, 16], {"trans_y": True}) == 2 * 8 * 8 * 8 * 16
+    assert matmul_op_flops("matmul", [16, 8], [16, 4], {"transpose_X": True}) == 2 * 8 * 16 * 4
+    assert matmul_op_flops("mul", [2, 5, 32], [32, 10], {"x_num_col_dims": 2, "y_num_col_dims": 1}) == \
+        2 * 10 * 32 * 10
+
+
+# --- CPU peak --------------------------------------------------------------------------------------
+
+def _info(vendor, family, model, name, flags):
+    return {"vendor": vendor, "family": family, "model": model, "model_name": name, "flags": set(flags)}
+
+
+def test_flops_per_cycle_rules():
+    assert flops_per_cycle(_info("AuthenticAMD", 25, 0x11, "AMD EPYC", ["avx512f", "avx2", "fma"]))[0] == 32
+    assert flops_per_cycle(_info("AuthenticAMD", 25, 0x01, "AMD EPYC 7763", ["avx2", "fma"]))[0] == 32
+    assert flops_per_cycle(_info("GenuineIntel", 6, 85, "Intel Xeon Gold 6148", ["avx512f", "avx2", "fma"]))[0] == 64
+    assert flops_per_cycle(_info("GenuineIntel", 6, 85, "Intel Xeon Silver 4114", ["avx512f", "avx2", "fma"]))[0] \
+        == 32
+    assert flops_per_cycle(_info("GenuineIntel", 6, 60, "Intel Core i7-4770", ["avx", "avx2", "fma"]))[0] == 32
+
+
+def test_cpu_peak_is_derived_and_measured_here():
+    peak = cpu_peak()
+    assert peak["gflops_peak_fp32_1core"] > 0 and peak["gflops_sgemm_1thread_measured"] > 0
+    assert "FLOPs/cycle" in peak["peak_derivation"] and "Measured" in peak["peak_derivation"]
+
+
+# --- three engines ---------------------------------------------------------------------------------
+
+def test_three_engines_run_agree_and_report(cli_run, tiny_export):
+    proc, _, result = cli_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout[proc.stdout.index("\n{") + 1:]) == result  # table, then the same JSON
+    assert "median ms" in proc.stdout
+    assert set(result["engines"]) == set(ENGINES)
+    for engine, r in result["engines"].items():
+        assert 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"], engine
+        assert r["peak_rss_mb"] > 0 and r["gflops_achieved"] > 0 and r["repeats"] == 3 and r["warmup"] == 1
+        assert r["threads"] == 1
+    assert result["engines"]["paddle_inference"]["variant"] in ("native", "mkldnn")
+    assert set(result["engines"]["paddle_inference"]["variants_median_ms"]) == {"native", "mkldnn"}
+    diffs = result["logits_max_abs_diff"]
+    assert set(diffs) == {"paddle_lite_vs_paddle_inference", "paddle_lite_vs_onnxruntime",
+                          "paddle_inference_vs_onnxruntime"}
+    assert max(diffs.values()) <= LOGITS_TOLERANCE and result["logits_agree"] is True
+
+
+def test_json_shape(cli_run, tiny_export):
+    result = cli_run[2]
+    for key, kind in (("model", str), ("batch_size", int), ("seq_len", int), ("threads", int), ("flops", int),
+                      ("model_bytes", dict), ("engines", dict), ("gflops_achieved_lite", float),
+                      ("gflops_peak_fp32_1core", float), ("peak_derivation", str), ("logits_max_abs_diff", dict)):
+        assert isinstance(result[key], kind), key
+    assert (result["batch_size"], result["seq_len"], result["model"]) == (BATCH, SEQ, str(tiny_export))
+    meta = json.loads((tiny_export / "ppliteformer_meta.json").read_text())
+    assert result["flops"] == encoder_flops(meta, BATCH, SEQ)
+    assert result["model_bytes"]["inference_model"] > 0 and result["model_bytes"]["nb_x86"] > 0
+    lite = result["engines"]["paddle_lite"]
+    assert result["gflops_achieved_lite"] == lite["gflops_achieved"]
+    assert lite["gflops_achieved"] == round(result["flops"] / (lite["median_ms"] * 1e-3) / 1e9, 3)
+    for key in ("median_ms", "p90_ms", "min_ms", "peak_rss_mb", "gflops_achieved"):
+        assert all(key in r for r in result["engines"].values()), key
+
+
+def test_out_is_not_overwritten_without_force(cli_run, tiny_export):
+    proc, out, _ = cli_run
+    before = out.read_text()
+    again = ppliteformer("bench", "--model", tiny_export, "--out", out)
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert out.read_text() == before
+    forced = ppliteformer("bench", "--model", tiny_export, "--seq-len", 8, "--repeats", 2, "--warmup", 0,
+                          "--engines", "onnxruntime", "--out", out, "--force")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["seq_len"] == 8 and list(result["engines"]) == ["onnxruntime"]
+    assert not list(out.parent.glob("*.partial"))
+
+
+def test_a_nb_runs_on_lite_only(tiny_export, tmp_path):
+    from ppliteformer.stages.convert import convert_model
+
+    nb = convert_model(tiny_export, tmp_path / "x86", "x86")
+    proc = ppliteformer("bench", "--model", nb, "--seq-len", SEQ, "--warmup", 0, "--repeats", 2)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout[proc.stdout.index("\n{") + 1:])
+    assert list(result["engines"]) == ["paddle_lite"] and result["model_bytes"]["inference_model"] is None
+    assert set(result["engines_skipped"]) == {"paddle_inference", "onnxruntime"}
+    assert "inference model folder" in result["engines_skipped"]["onnxruntime"]
+    assert result["flops"] > 0 and result["model_bytes"]["nb_x86"] == nb.stat().st_size
+
+
+def test_a_lite_failure_in_the_child_is_an_error_not_a_crash(tmp_path):
+    garbage = tmp_path / "model.nb"
+    garbage.write_bytes(b"\x00v" + b"\x00" * 200)
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, **synthetic_inputs(1, 4, 50))
+    with pytest.raises(StageError, match="paddle_lite"):
+        run_engine("paddle_lite", garbage, inputs, warmup=0, repeats=1, threads=1)
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+def _not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    return tmp_path
+
+
+@pytest.mark.parametrize("case, args, fragment", [
+    ("missing-path", lambda t, m, a: ["--model", t / "nothing"], "no such file or folder"),
+    ("missing-nb", lambda t, m, a: ["--model", t / "none.nb"], "no such .nb file"),
+    ("folder-not-a-model", lambda t, m, a: ["--model", _not_a_model(t)], "is not a model folder"),
+    ("repeats-0", lambda t, m, a: ["--model", m, "--repeats", "0"], "--repeats 0"),
+    ("arm-nb-on-x86", lambda t, m, a: ["--model", a], "converted for arm"),
+    ("nb-with-other-engines", lambda t, m, a: ["--model", a, "--engines", "onnxruntime"],
+     "need the inference model folder"),
+    ("seq-too-long", lambda t, m, a: ["--model", m, "--seq-len", "65"], "position embeddings"),
+    ("out-folder-missing", lambda t, m, a: ["--model", m, "--out", t / "no" / "r.json"], "does not exist"),
+])
+def test_bad_input_exits_2_without_traceback(case, args, fragment, tiny_export, arm_nb, tmp_path):
+    proc = ppliteformer("bench", *args(tmp_path, tiny_export, arm_nb))
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert fragment in proc.stderr and proc.stderr.startswith("error: "), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_engine_is_an_argument_error(tiny_export):
+    proc = ppliteformer("bench", "--model", tiny_export, "--engines", "tensorrt")
+    assert proc.returncode == 2 and "unknown engine tensorrt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resolving_a_bad_model_raises_model_file_error(tmp_path):
+    from ppliteformer.engines import bench_side_by_side
+
+    with pytest.raises(ModelFileError, match="is not a model folder"):
+        bench_side_by_side(_not_a_model(tmp_path))
+
+
+def test_work_dir_keeps_the_onnx_and_reuses_it_for_the_same_model(tiny_export, tmp_path):
+    from ppliteformer.engines import bench_side_by_side
+
+    logs = []
+    for _ in range(2):
+        result = bench_side_by_side(tiny_export, seq_len=8, warmup=0, repeats=1, engines=["onnxruntime"],
+                                    work_dir=tmp_path, measure_peak=False, log=logs.append)
+        assert result["engines"]["onnxruntime"]["median_ms"] > 0
+    assert sum("exporting ONNX" in line for line in logs) == 1
+    assert (tmp_path / "onnx" / "model.onnx").is_file()
