@@ -117,6 +117,13 @@ def _cmd_bundle(args):
         print(f"bundle: {folder}")
 
 
+def _cmd_report(args):
+    from .report_render import render_report
+
+    for path in render_report(args.workdir, args.device_results):
+        print(path)
+
+
 def _cmd_predict(args):
     from .standalone_predictor import main as predict_main
 
@@ -167,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", help="where to write <artifact>-<target>/ folders (default: WORKDIR/bundle)")
     bundle.add_argument("--samples", type=int, default=8, help="texts in selfcheck.json")
     bundle.set_defaults(func=_cmd_bundle)
+
+    report = sub.add_parser("report", help="render a finished run's report.json as report.html (self-contained, "
+                            "with plots) and report.md")
+    report.add_argument("workdir", help="work directory of a finished run (has report.json)")
+    report.add_argument("--device-results", nargs="+", action="extend", default=[], metavar="FILE",
+                        help="JSON written by deploy/arm/run_on_board.py or run_on_android.py --out; an "
+                        "\"artifact\" key names the artifact measured (default: the final one)")
+    report.set_defaults(func=_cmd_report)
 
     predict = sub.add_parser("predict", help="classify texts with a .nb (same as deploy/python/predict.py)",
                              add_help=False)

@@ -29,3 +29,7 @@ class StageError(PPLiteFormerError):
 
 class WorkdirError(PPLiteFormerError):
     """The work directory is unusable (read-only, full, or held by another run)."""
+
+
+class ReportError(PPLiteFormerError):
+    """A run's report.json or a device results file is missing or malformed."""

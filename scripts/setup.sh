@@ -26,4 +26,12 @@ export PIP_EXTRA_INDEX_URL=""
 .venv/bin/python -m pip install --quiet --upgrade "pip==24.2" "setuptools==75.1.0" "wheel==0.44.0"
 .venv/bin/python -m pip install --quiet -r requirements.lock
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+# Headless Chromium renders the HTML report in its test (Debian's package; needs root and apt).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is not installed; the report screenshot test needs it (apt-get install chromium)." >&2
+  fi
+fi
 .venv/bin/python -c "import paddle, paddlelite.lite, paddlenlp, paddleslim; print('ppliteformer environment ready in .venv')"

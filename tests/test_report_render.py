@@ -1,0 +1,197 @@
+"""`ppliteformer report`: report.json -> self-contained report.html + report.md, with device results.
+
+Fast: no training. The report is a literal cut from a real tiny run's report.json (a full
+chain's teacher, two fp32 steps and the int8 QAT step), with accuracies spread out so the
+plots have some shape.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ppliteformer.errors import ReportError
+from ppliteformer.report_render import COLOURS, render_report
+
+FP32_CHECK = "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"
+INT8_CHECK = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle Inference; "
+              "Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from this program is verified through "
+              "this proxy, not on an ARM device")
+PROXY_NOTE = "verified through the Paddle Inference proxy, not on a device"
+BENCH = {"repeats": 5, "warmup": 1, "engine": "paddle_lite_x86", "threads": 1, "batch_size": 1, "seq_len": 48}
+
+
+def _fp32(name, accuracy, nb_bytes_arm, median_ms, parameters, size_ratio, speedup, change):
+    return {"name": name, "int8": False, "accuracy": accuracy, "accuracy_x86_lite": accuracy,
+            "max_abs_logit_diff_lite_vs_inference": 2.2e-08, "label_agreement_lite_vs_inference": 1.0,
+            "inference_model_bytes": nb_bytes_arm - 4000, "nb_bytes_arm": nb_bytes_arm,
+            "nb_bytes_x86": nb_bytes_arm + 10000, "latency_ms_x86_lite": median_ms,
+            "latency_x86_lite": {"median_ms": median_ms, "p90_ms": round(median_ms * 1.2, 3),
+                                 "min_ms": round(median_ms * 0.95, 3), **BENCH},
+            "parameters": parameters, "accuracy_verified_by": FP32_CHECK, "size_ratio_arm_vs_teacher": size_ratio,
+            "speedup_x86_lite_vs_teacher": speedup, "accuracy_change_vs_teacher": change}
+
+
+REPORT = {
+    "strategy": "tinychain", "chain": ["distill", "trim_vocab", "qat"], "teacher": "teacher", "final": "qat",
+    "final_fp32": "trim_vocab",
+    "data": {"rows": 400, "distinct_texts": 398, "contradictory_dropped": 0, "kept": 398, "train": 318, "dev": 40,
+             "test": 40, "per_label": {"train": {"positive": 160, "negative": 158},
+                                       "dev": {"negative": 20, "positive": 20},
+                                       "test": {"negative": 20, "positive": 20}}},
+    "steps": {"teacher": {"trained": True, "parameters": 87778, "best_dev_accuracy": 0.9}},
+    "stage_seconds": {"data": 0.0, "teacher": 3.9, "qat": 1.9}, "total_seconds": 14.8,
+    "artifacts": [
+        _fp32("teacher", 0.9, 408782, 0.279, 87778, 1.0, 1.0, 0.0),
+        _fp32("distill", 0.885, 353726, 0.143, 79234, 1.16, 1.95, -0.015),
+        _fp32("trim_vocab", 0.88, 238318, 0.096, 50386, 1.72, 2.91, -0.02),
+        {"name": "qat", "int8": True, "accuracy": 0.875, "accuracy_x86_lite": None,
+         "max_abs_logit_diff_lite_vs_inference": None, "label_agreement_lite_vs_inference": None,
+         "inference_model_bytes": 129107, "nb_bytes_arm": 112782, "nb_bytes_x86": None, "latency_ms_x86_lite": None,
+         "latency_x86_lite": None, "parameters": None, "accuracy_verified_by": INT8_CHECK,
+         "size_ratio_arm_vs_teacher": 3.62, "speedup_x86_lite_vs_teacher": None, "accuracy_change_vs_teacher": -0.025},
+    ],
+}
+BOARD = {"device": {"kind": "arm_linux", "host": "pi@board", "uname": "Linux board 5.15 aarch64 GNU/Linux"},
+         "selfcheck": {"passed": True, "n": 20, "n_passed": 20, "max_abs_logit_diff": 0.0004, "atol": 0.25},
+         "latency": {"median_ms": 21.5, "p90_ms": 23.0, "min_ms": 20.9, "threads": 4, "warmup": 10, "repeats": 30,
+                     "engine": "paddle_lite_arm"},
+         "source": "run_on_board"}
+PHONE = {"device": {"kind": "android", "serial": "R58M123", "model": "Pixel 7"}, "selfcheck": None,
+         "latency": {"median_ms": None, "p90_ms": None, "min_ms": 17.2, "avg_ms": 18.4, "max_ms": 20.1,
+                     "threads": 4, "engine": "paddle_lite_arm_benchmark_bin"},
+         "source": "run_on_android", "artifact": "distill"}
+OUTPUTS = ["report.html", "report.json", "report.md", "report_latency.svg", "report_size.svg"]
+
+
+def write_workdir(folder: Path, report: dict = REPORT) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    return folder
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def ppliteformer(*args):
+    return subprocess.run([sys.executable, "-m", "ppliteformer.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_html_md_and_plots_are_written(tmp_path):
+    report = copy.deepcopy(REPORT)
+    report["artifacts"][1]["peak_memory_mb"] = 123.4
+    workdir = write_workdir(tmp_path / "w", report)
+    html_path, md_path = render_report(workdir)
+    assert (html_path, md_path) == (workdir / "report.html", workdir / "report.md")
+    assert sorted(p.name for p in workdir.iterdir()) == OUTPUTS  # no temp files left behind
+    page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+    for text in (page, md):
+        assert all(a["name"] in text for a in REPORT["artifacts"])
+        assert PROXY_NOTE in text and "123.4 MB" in text and "-1.50 pts" in text and "0.279 / 0.335 / 0.265" in text
+    qat_row = next(line for line in md.splitlines() if line.startswith("| qat"))
+    assert PROXY_NOTE in qat_row
+    # self-contained: two inline SVGs, nothing fetched, no script
+    assert page.count("<svg") == 2
+    assert not any(bad in page for bad in ("<script", "src=", "href=", "url(", "@import"))
+    assert "](report_size.svg)" in md and "](report_latency.svg)" in md
+    size_svg, latency_svg = (ET.fromstring((workdir / name).read_text()) for name in ("report_size.svg",
+                                                                                      "report_latency.svg"))
+    labels = lambda svg: {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}  # noqa: E731
+    assert {"teacher", "distill", "trim_vocab", "qat"} <= labels(size_svg)
+    assert "qat" not in labels(latency_svg) and "Left off" in page and "cannot run int8 matmuls" in page
+
+
+def test_malicious_artifact_name_is_escaped(tmp_path):
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>|&amp;'
+    report = copy.deepcopy(REPORT)
+    report["artifacts"][1]["name"] = evil
+    report["chain"][0] = evil
+    workdir = write_workdir(tmp_path / "w", report)
+    html_path, md_path = render_report(workdir)
+    page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+    assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page and "&amp;amp;" in page
+    assert "<script" not in md and "<img" not in md
+    for name in ("report_size.svg", "report_latency.svg"):  # still well-formed XML, the name as a text node
+        assert evil in {t.text for t in ET.fromstring((workdir / name).read_text()).iter()}
+
+
+def test_device_results_merge_in_through_the_cli_without_paddle(tmp_path):
+    workdir = write_workdir(tmp_path / "w")
+    board, phone = write_json(tmp_path / "board.json", BOARD), write_json(tmp_path / "phone.json", PHONE)
+    code = ("import sys; from ppliteformer.cli import main; rc = main(sys.argv[1:]); "
+            "assert 'paddle' not in sys.modules, 'report imported paddle'; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "report", workdir, "--device-results", board, phone],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(workdir / "report.html"), str(workdir / "report.md")]
+    page, md = ((workdir / name).read_text(encoding="utf-8") for name in ("report.html", "report.md"))
+    for text in (page, md):
+        assert "Device results" in text and "ARM device latency" in text
+        assert "21.500 ms median on arm_linux (pi@board)" in text  # no "artifact" key: the final one
+        assert "18.400 ms avg on android (Pixel 7, R58M123)" in text and "passed 20/20" in text
+    qat_row = next(line for line in md.splitlines() if line.startswith("| qat"))
+    distill_row = next(line for line in md.splitlines() if line.startswith("| distill"))
+    assert "pi@board" in qat_row and "Pixel 7" in distill_row and "Pixel 7" not in qat_row
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (None, "not found"),
+    ("{not json", "is not valid JSON"),
+    ([BOARD], "not an object"),
+    ({"device": {"kind": "android"}}, 'no "latency" object'),
+    ({**BOARD, "latency": {"median_ms": "fast"}}, "non-numeric median_ms"),
+    ({**BOARD, "artifact": "nope"}, "which this report does not have"),
+])
+def test_bad_device_results_exit_2_without_traceback(tmp_path, content, fragment):
+    workdir = write_workdir(tmp_path / "w")
+    device = tmp_path / "device.json"
+    if content is not None:
+        write_json(device, content)
+    proc = ppliteformer("report", workdir, "--device-results", device)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: ") and str(device) in proc.stderr and fragment in proc.stderr
+    assert "run_on_board.py" in proc.stderr  # says what a good file is
+    assert not (workdir / "report.html").exists()
+    with pytest.raises(ReportError, match=fragment):
+        render_report(workdir, [device])
+
+
+def test_workdir_without_report_json(tmp_path):
+    proc = ppliteformer("report", tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"Run `ppliteformer run STRATEGY.yaml --workdir {tmp_path}` to the end first" in proc.stderr
+
+
+def test_html_renders_in_headless_chromium(tmp_path):
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.fail("chromium not found (expected /usr/bin/chromium): this test renders report.html in headless "
+                    "Chromium. Install it as CI does (.ci/run): apt-get update && apt-get install -y chromium")
+    html_path, _ = render_report(write_workdir(tmp_path / "w"))
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
+         html_path.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32).reshape(-1, 3)
+    packed = pixels @ np.array([1 << 16, 1 << 8, 1])
+    values, counts = np.unique(packed, return_counts=True)
+    background = values[counts.argmax()]
+    assert (packed != background).mean() > 0.03, "the page is (almost) blank"
+    assert len(values) > 20, "the page has too few colours to hold text, tables and plots"
+    for colour in COLOURS.values():  # the plots' points (fp32 and int8) were drawn
+        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() > 50, f"no plot points of colour {colour}"
