@@ -10,13 +10,17 @@ The public API, imported lazily so that ``import ppliteformer`` stays light:
     convert_model(export_dir, out_dir, target) -> Path of model.nb
     evaluate_models(export_dir, x86_nb, splits, EvaluateConfig, max_seq_len) -> metrics
     bench_lite(nb_path, BenchConfig) -> latency dict
+    make_bundle(workdir, artifact=None, out_dir=None) -> [bundle folders]
+    render_report(workdir, device_results=()) -> (report.html, report.md)
+    bench_side_by_side(...) -> Lite / Paddle Inference / ONNX Runtime figures (see engines.py)
 """
 import importlib
 
 _API = {
     "run_strategy": "workflow", "load_strategy": "config", "prepare_data": "stages.data",
     "train_teacher": "stages.teacher", "export_model": "stages.export", "convert_model": "stages.convert",
-    "evaluate_models": "stages.evaluate", "bench_lite": "stages.bench",
+    "evaluate_models": "stages.evaluate", "bench_lite": "stages.bench", "make_bundle": "bundle",
+    "render_report": "report_render", "bench_side_by_side": "engines",
 }
 __all__ = sorted(_API)
 

@@ -4,15 +4,17 @@ One tiny pruned ERNIE (2 layers, hidden 32, heads [1, 2], FFN [32, 64]) is expor
 one full three-engine run through the CLI is shared by the checks on its JSON.
 """
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from ppliteformer.bench import synthetic_inputs
 from ppliteformer.cpu_peak import cpu_peak, flops_per_cycle
-from ppliteformer.engines import ENGINES, LOGITS_TOLERANCE, run_engine
+from ppliteformer.engines import ENGINES, FC_FUSED_TOLERANCE, LOGITS_TOLERANCE, run_engine
 from ppliteformer.errors import ModelFileError, StageError
 from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
 
@@ -137,6 +139,12 @@ def test_three_engines_run_agree_and_report(cli_run, tiny_export):
     assert set(diffs) == {"paddle_lite_vs_paddle_inference", "paddle_lite_vs_onnxruntime",
                           "paddle_inference_vs_onnxruntime"}
     assert max(diffs.values()) <= LOGITS_TOLERANCE and result["logits_agree"] is True
+    lite = result["engines"]["paddle_lite"]
+    assert lite["ops_rewritten_to_mul"] == 14 and "variants_discarded" not in lite
+    assert {"default", "fc_fused"} <= set(lite["variants_median_ms"])
+    assert set(lite["fc_fused_logits_max_abs_diff"]) == {v for v in lite["variants_median_ms"] if "fc_fused" in v}
+    assert lite["fc_fused_logits_max_abs_diff"]["fc_fused"] < FC_FUSED_TOLERANCE
+    assert result["model_bytes"]["nb_x86_fc_fused"] > 0
 
 
 def test_json_shape(cli_run, tiny_export):
@@ -181,6 +189,51 @@ def test_a_nb_runs_on_lite_only(tiny_export, tmp_path):
     assert set(result["engines_skipped"]) == {"paddle_inference", "onnxruntime"}
     assert "inference model folder" in result["engines_skipped"]["onnxruntime"]
     assert result["flops"] > 0 and result["model_bytes"]["nb_x86"] == nb.stat().st_size
+
+
+def _nb_op_types(nb) -> Counter:
+    """Op types of a .nb, read from its kernel keys ("fc/def/2/1/1") in the topology."""
+    data = nb.read_bytes()
+    topology = data[26:26 + int.from_bytes(data[18:26], "little")]
+    return Counter(m.group(1).decode() for m in re.finditer(rb"([A-Za-z0-9_]+)/[A-Za-z0-9_]+/\d{1,2}/\d{1,2}/\d{1,2}",
+                                                            topology))
+
+
+def test_linear_matmuls_rewritten_as_mul_keep_logits_and_fuse_to_fc(tiny_export, tmp_path):
+    from ppliteformer.linear_as_mul import rewrite_linear_matmuls
+    from ppliteformer.stages.convert import convert_model
+    from ppliteformer.stages.export import program_op_types
+
+    copy = tmp_path / "linear_as_mul"
+    assert rewrite_linear_matmuls(tiny_export, copy) == 14  # per layer q, k, v, out, FFN x2; pooler, classifier
+    before, after = Counter(program_op_types(tiny_export)), Counter(program_op_types(copy))
+    assert (before["matmul_v2"], before["mul"]) == (18, 0)
+    assert (after["matmul_v2"], after["mul"]) == (4, 14)  # QK^T and AV of each layer stay matmul_v2
+    assert after - Counter(mul=14) == before - Counter(matmul_v2=14)
+    assert (copy / "ppliteformer_meta.json").read_text() == (tiny_export / "ppliteformer_meta.json").read_text()
+
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, **synthetic_inputs(BATCH, SEQ, 120))
+    for name, folder in (("original", tiny_export), ("mul", copy)):
+        run_engine("paddle_inference", folder, inputs, 0, 1, 1, "native", logits_out=tmp_path / f"{name}.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "mul.npy"), np.load(tmp_path / "original.npy"), atol=1e-5)
+
+    ops = _nb_op_types(convert_model(copy, tmp_path / "x86", "x86"))
+    assert ops["fc"] == 14 and ops["matmul_v2"] == 4 and ops["mul"] == 0, ops
+
+
+def test_fc_fused_logits_that_differ_are_discarded(tmp_path):
+    from ppliteformer.engines import _check_fc_fused
+
+    results = {}
+    for variant, logits, median in (("default", [0.5, 1.0], 3.0), ("fc_fused", [0.5, 1.01], 1.0),
+                                    ("fc_fused+mkl_avx2", [0.5, 1.0 + 1e-6], 2.0)):
+        np.save(tmp_path / f"{variant}.npy", np.array(logits, dtype="float32"))
+        results[variant] = {"median_ms": median, "logits_file": tmp_path / f"{variant}.npy"}
+    diffs, discarded = _check_fc_fused(results, lambda message: None)
+    assert set(results) == {"default", "fc_fused+mkl_avx2"} and list(discarded) == ["fc_fused"]
+    assert diffs["fc_fused"] > FC_FUSED_TOLERANCE > diffs["fc_fused+mkl_avx2"]
+    assert "differ" in discarded["fc_fused"]
 
 
 def test_a_lite_failure_in_the_child_is_an_error_not_a_crash(tmp_path):
