@@ -5,7 +5,10 @@ return logits, so evaluation and benchmarking treat them alike.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,28 @@ from .standalone_predictor import INPUT_NAMES, LiteModel, PredictorError, batch_
 MODEL_FILE = "model.pdmodel"
 PARAMS_FILE = "model.pdiparams"
 NB_FILE = "model.nb"
+
+
+@contextlib.contextmanager
+def _native_stderr_held_back(hold: bool):
+    """Hold back what C++ code writes to stderr (oneDNN's int8 passes print ~30 lines of
+    '--- quantized 0 conv2d ops' each time a predictor is made); shown if creation fails."""
+    if not hold:
+        yield
+        return
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def inference_model_bytes(model_dir) -> int:
@@ -42,7 +67,8 @@ class PaddleInferenceModel:
         if onednn_int8:
             config.enable_mkldnn()
             config.enable_mkldnn_int8()
-        self.predictor = pi.create_predictor(config)
+        with _native_stderr_held_back(onednn_int8):
+            self.predictor = pi.create_predictor(config)
 
     def run(self, inputs: dict) -> np.ndarray:
         for name in INPUT_NAMES:
