@@ -40,6 +40,7 @@ def _artifact(name: str, records: dict, parameters) -> dict:
         "latency_ms_x86_int8": latency.get("median_ms") if int8 else None,
         "latency_x86_int8": latency if int8 else None,
         "parameters": parameters,
+        "peak_memory_mb": latency.get("peak_rss_mb"),  # of the process timing the x86 .nb
         "accuracy_verified_by": INT8_PROXY if int8 else
         "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)",
     }

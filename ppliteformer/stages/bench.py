@@ -2,34 +2,54 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
 
 from ..bench import measure_latency, synthetic_inputs
 from ..pipeline import Stage
-from ..runtimes import NB_FILE, PaddleInferenceModel, open_lite
+from ..runtimes import NB_FILE, PaddleInferenceModel
 from ..standalone_predictor import META_FILE
 
 
-def _time(model, folder, cfg, engine: str, label: str) -> dict:
+def _inputs(folder: Path, cfg) -> dict:
     meta_file = folder / META_FILE
     vocab_size = json.loads(meta_file.read_text())["model_config"]["vocab_size"] if meta_file.is_file() else 100
-    result = measure_latency(model, synthetic_inputs(cfg.batch_size, cfg.seq_len, vocab_size), cfg.warmup, cfg.repeats)
+    return synthetic_inputs(cfg.batch_size, cfg.seq_len, vocab_size)
+
+
+def _report(result: dict, cfg, engine: str, label: str) -> dict:
     result.update({"engine": engine, "threads": 1, "batch_size": cfg.batch_size, "seq_len": cfg.seq_len})
-    print(f"{label}: {engine} median {result['median_ms']} ms (batch {cfg.batch_size}, seq {cfg.seq_len}, 1 thread)",
-          flush=True)
+    memory = f", peak memory {result['peak_rss_mb']} MB" if "peak_rss_mb" in result else ""
+    print(f"{label}: {engine} median {result['median_ms']} ms (batch {cfg.batch_size}, seq {cfg.seq_len}, "
+          f"1 thread{memory})", flush=True)
     return result
 
 
 def bench_lite(nb_path, cfg, label: str = "bench") -> dict:
-    """Lite x86 runs one math thread (its Python API on x86 exposes no thread setting)."""
-    return _time(open_lite(nb_path), nb_path.parent, cfg, "paddle_lite_x86", label)
+    """Lite x86 in a process of its own (``ppliteformer.bench_child``), so that the peak memory
+    recorded is this model's alone. Lite x86 runs one math thread (no thread setting on x86)."""
+    from ..engines import run_engine
+
+    nb_path = Path(nb_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs_file = Path(tmp) / "inputs.npz"
+        np.savez(inputs_file, **_inputs(nb_path.parent, cfg))
+        timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1)
+    result = {key: timing[key] for key in ("median_ms", "p90_ms", "min_ms", "peak_rss_mb")}
+    result.update({"repeats": cfg.repeats, "warmup": cfg.warmup})
+    return _report(result, cfg, "paddle_lite_x86", label)
 
 
 def bench_int8_x86(model_dir, cfg, label: str) -> dict:
     """An int8 program on the fastest real int8 runtime here: Paddle Inference with oneDNN int8
     kernels (Lite x86 2.13 cannot run int8 matmuls; paddle2onnx 1.2.9 drops the matmul
     quantize/dequantize pairs, so ONNX Runtime would time a float model)."""
-    return _time(PaddleInferenceModel(model_dir, threads=1, onednn_int8=True), model_dir, cfg,
-                 "paddle_inference_onednn_int8", label)
+    model_dir = Path(model_dir)
+    result = measure_latency(PaddleInferenceModel(model_dir, threads=1, onednn_int8=True), _inputs(model_dir, cfg),
+                             cfg.warmup, cfg.repeats)
+    return _report(result, cfg, "paddle_inference_onednn_int8", label)
 
 
 def stage(cfg, source: str = "convert", name: str = "bench") -> Stage:
