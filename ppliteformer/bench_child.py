@@ -24,6 +24,15 @@ from .standalone_predictor import INPUT_NAMES
 
 
 def _rss_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the address space made at exec;
+    ru_maxrss is not used first because Linux carries the parent's peak over into it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024.0, 1)  # kB
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
 
 
