@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from ppliteformer.runtimes import NB_FILE, DygraphModel, PaddleInferenceModel, logits_over
+from ppliteformer.runtimes import DygraphModel, PaddleInferenceModel, logits_over
 from ppliteformer.stages.export import program_op_types
 from ppliteformer.structure import STRUCTURE_FILE, load_checkpoint
 

@@ -2,8 +2,6 @@
 `.nb` (Paddle Lite), and the check that both runtimes agree."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..config import EvaluateConfig
