@@ -267,19 +267,13 @@ def _check_fc_fused(results: dict, log) -> tuple:
 
 def _program_vocab_size(model_dir: Path):
     """The word-embedding rows of an inference program (its first lookup table), or None."""
-    import paddle
+    from .runtimes import static_program
 
-    paddle.enable_static()
-    try:
-        with paddle.static.scope_guard(paddle.static.Scope()):
-            exe = paddle.static.Executor(paddle.CPUPlace())
-            program, _, _ = paddle.static.load_inference_model(str(model_dir / "model"), exe)
-            block = program.global_block()
-            for op in block.ops:
-                if op.type in ("lookup_table_v2", "lookup_table") and "input_ids" in op.input("Ids"):
-                    return int(block.var(op.input("W")[0]).shape[0])
-    finally:
-        paddle.disable_static()
+    with static_program(model_dir) as (program, _, _, _):
+        block = program.global_block()
+        for op in block.ops:
+            if op.type in ("lookup_table_v2", "lookup_table") and "input_ids" in op.input("Ids"):
+                return int(block.var(op.input("W")[0]).shape[0])
     return None
 
 

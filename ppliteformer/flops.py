@@ -13,8 +13,6 @@ O(seq x hidden) per layer against the matmuls' O(seq x hidden^2 + seq^2 x hidden
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from .errors import ModelFileError
 
 MATMUL_OPS = ("matmul_v2", "matmul", "mul")
@@ -94,34 +92,26 @@ def program_matmul_flops(model_dir, inputs: dict) -> dict:
     directly and the activations' concrete shapes come from running the program with the
     static executor and fetching them. Returns {"flops": int, "ops": [(type, x, y, flops)]}.
     """
-    import paddle
+    from .runtimes import static_program
 
-    model_dir = Path(model_dir)
-    paddle.enable_static()
-    try:
-        scope = paddle.static.Scope()
-        with paddle.static.scope_guard(scope):
-            exe = paddle.static.Executor(paddle.CPUPlace())
-            program, feeds, fetches = paddle.static.load_inference_model(str(model_dir / "model"), exe)
-            block = program.global_block()
-            matmuls = []
-            for op in block.ops:
-                if op.type in MATMUL_OPS:
-                    x, y = op.input("X")[0], op.input("Y")[0]
-                    attrs = {name: op.attr(name) for name in op.attr_names}
-                    matmuls.append((op.type, x, y, attrs))
-            activations = sorted({name for _, x, y, _ in matmuls for name in (x, y)
-                                  if not block.var(name).persistable})
-            values = exe.run(program, feed={name: inputs[name] for name in feeds},
-                             fetch_list=[block.var(name) for name in activations])
-            shapes = {name: list(value.shape) for name, value in zip(activations, values)}
-            ops, total = [], 0
-            for op_type, x, y, attrs in matmuls:
-                x_shape = shapes.get(x, list(block.var(x).shape))
-                y_shape = shapes.get(y, list(block.var(y).shape))
-                flops = matmul_op_flops(op_type, x_shape, y_shape, attrs)
-                ops.append((op_type, x_shape, y_shape, flops))
-                total += flops
-        return {"flops": total, "ops": ops}
-    finally:
-        paddle.disable_static()
+    with static_program(model_dir) as (program, feeds, _, exe):
+        block = program.global_block()
+        matmuls = []
+        for op in block.ops:
+            if op.type in MATMUL_OPS:
+                x, y = op.input("X")[0], op.input("Y")[0]
+                attrs = {name: op.attr(name) for name in op.attr_names}
+                matmuls.append((op.type, x, y, attrs))
+        activations = sorted({name for _, x, y, _ in matmuls for name in (x, y)
+                              if not block.var(name).persistable})
+        values = exe.run(program, feed={name: inputs[name] for name in feeds},
+                         fetch_list=[block.var(name) for name in activations])
+        shapes = {name: list(value.shape) for name, value in zip(activations, values)}
+        ops, total = [], 0
+        for op_type, x, y, attrs in matmuls:
+            x_shape = shapes.get(x, list(block.var(x).shape))
+            y_shape = shapes.get(y, list(block.var(y).shape))
+            flops = matmul_op_flops(op_type, x_shape, y_shape, attrs)
+            ops.append((op_type, x_shape, y_shape, flops))
+            total += flops
+    return {"flops": total, "ops": ops}

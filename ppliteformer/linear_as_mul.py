@@ -26,7 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .runtimes import MODEL_FILE, PARAMS_FILE
+from .runtimes import MODEL_FILE, PARAMS_FILE, static_program
 
 # Written by paddle.jit.save next to model.pdiparams; it describes the original params file.
 _NOT_COPIED = {MODEL_FILE, PARAMS_FILE, "model.pdiparams.info"}
@@ -88,19 +88,13 @@ def rewrite_linear_matmuls(model_dir, out_dir) -> int:
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paddle.enable_static()
-    try:
-        with paddle.static.scope_guard(paddle.static.Scope()):
-            exe = paddle.static.Executor(paddle.CPUPlace())
-            program, feed_names, fetch_vars = paddle.static.load_inference_model(str(model_dir / "model"), exe)
-            rewritten = rewrite_program(program)
-            block = program.global_block()
-            targets = _without_fetch_scales(block, fetch_vars)
-            with paddle.utils.unique_name.guard():  # the fetch targets get their former names back
-                paddle.static.save_inference_model(str(out_dir / "model"), [block.var(n) for n in feed_names],
-                                                   targets, exe, program=program)
-    finally:
-        paddle.disable_static()
+    with static_program(model_dir) as (program, feed_names, fetch_vars, exe):
+        rewritten = rewrite_program(program)
+        block = program.global_block()
+        targets = _without_fetch_scales(block, fetch_vars)
+        with paddle.utils.unique_name.guard():  # the fetch targets get their former names back
+            paddle.static.save_inference_model(str(out_dir / "model"), [block.var(n) for n in feed_names],
+                                               targets, exe, program=program)
     for item in model_dir.iterdir():
         if item.is_file() and item.name not in _NOT_COPIED:
             shutil.copy2(item, out_dir / item.name)

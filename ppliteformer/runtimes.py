@@ -43,6 +43,22 @@ def _native_stderr_held_back(hold: bool):
             os.close(saved)
 
 
+@contextlib.contextmanager
+def static_program(model_dir):
+    """(program, feed names, fetch vars, executor) of an inference model folder, in static mode
+    with a scope of its own; dygraph mode is restored on the way out."""
+    import paddle
+
+    paddle.enable_static()
+    try:
+        with paddle.static.scope_guard(paddle.static.Scope()):
+            exe = paddle.static.Executor(paddle.CPUPlace())
+            program, feeds, fetches = paddle.static.load_inference_model(str(Path(model_dir) / "model"), exe)
+            yield program, feeds, fetches, exe
+    finally:
+        paddle.disable_static()
+
+
 def inference_model_bytes(model_dir) -> int:
     return sum((Path(model_dir) / name).stat().st_size for name in (MODEL_FILE, PARAMS_FILE))
 

@@ -12,22 +12,15 @@ from pathlib import Path
 from ..errors import StageError
 from ..modeling import load_tokenizer, without_dropout
 from ..pipeline import Stage
-from ..runtimes import inference_model_bytes
+from ..runtimes import inference_model_bytes, static_program
 from ..standalone_predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
 from ..structure import STRUCTURE_FILE, describe, load_checkpoint, read_task
 
 
 def program_op_types(model_dir) -> list:
     """The op types of an exported program, in order (read with Paddle's static loader)."""
-    import paddle
-
-    paddle.enable_static()
-    try:
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        program, _, _ = paddle.static.load_inference_model(str(Path(model_dir) / "model"), exe)
+    with static_program(model_dir) as (program, _, _, _):
         return [op.type for block in program.blocks for op in block.ops]
-    finally:
-        paddle.disable_static()
 
 
 def _load_for_export(model_dir: Path):
