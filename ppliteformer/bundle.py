@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import QUANT_STEPS
 from .errors import ConfigError
-from .report import INT8_STEPS, REPORT_FILE
+from .report import REPORT_FILE
 from .runtimes import NB_FILE, PaddleInferenceModel, open_lite
 from .standalone_predictor import META_FILE, VOCAB_FILE, TextClassifier, batch_arrays
 
@@ -34,11 +35,9 @@ ATOL = {"fp32": 1e-3, "int8": 0.25}
 
 def _artifact_dirs(workdir: Path, artifact: str) -> tuple:
     """(folder with <target>/model.nb, inference model folder) of an artifact."""
-    from .workflow import artifact_stage_name
+    from .workflow import artifact_stage_name, model_stage_name
 
-    converted = workdir / artifact_stage_name(artifact, "convert")
-    model = workdir / (artifact if artifact in INT8_STEPS else artifact_stage_name(artifact, "export"))
-    return converted, model
+    return workdir / artifact_stage_name(artifact, "convert"), workdir / model_stage_name(artifact)
 
 
 def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, pool: int = 200) -> list:
@@ -70,7 +69,7 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
     if artifact not in names:
         raise ConfigError(f"{workdir} has no artifact '{artifact}'. Its artifacts: {', '.join(names)}.")
     converted, model_dir = _artifact_dirs(workdir, artifact)
-    int8 = artifact in INT8_STEPS
+    int8 = artifact in QUANT_STEPS
     x86 = converted / "x86"
     reference_dir = x86 if x86.is_dir() else converted / "arm"
     classifier = TextClassifier(reference_dir, load_model=False)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runtimes import DygraphModel, logits_over
-
 
 def build_student(teacher, cfg):
     """A fresh ERNIE classifier of the shape in ``cfg`` (a DistillConfig), same vocabulary and labels."""
@@ -108,10 +106,3 @@ class DistillationLoss:
                 loss += self.hidden_loss_weight * _masked_mse(
                     proj(out.hidden_states[student_layer + 1]), teacher_states[teacher_layer + 1], mask)
         return loss
-
-
-def agreement(model_a, model_b, ids_list: list, pad_id: int) -> float:
-    """Share of texts on which two models predict the same label."""
-    a = logits_over(DygraphModel(model_a), ids_list, pad_id, batch_size=64).argmax(-1)
-    b = logits_over(DygraphModel(model_b), ids_list, pad_id, batch_size=64).argmax(-1)
-    return float((a == b).mean())

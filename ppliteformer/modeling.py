@@ -99,6 +99,10 @@ def load_pretrained(source: str, num_classes: int | None = None):
                              "model_state.pdparams (save_pretrained's output).") from None
 
 
+def count_parameters(model) -> int:
+    return sum(int(p.numel()) for p in model.parameters())
+
+
 def without_dropout(model):
     """A copy of the model with every dropout probability set to 0, for export.
 

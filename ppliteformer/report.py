@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import QUANT_STEPS
 from .pipeline import write_json_atomic
 
 REPORT_FILE = "report.json"
 
-
-INT8_STEPS = ("qat", "ptq")
 INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle "
               "Inference, simulated in float ('accuracy') and on oneDNN's int8 kernels "
               "('accuracy_x86_int8_onednn'); Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from "
@@ -16,14 +15,14 @@ INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around ev
 
 
 def _artifact(name: str, records: dict, parameters) -> dict:
-    from .workflow import artifact_stage_name
+    from .workflow import artifact_stage_name, model_stage_name
 
     def metrics(kind):
         return records.get(artifact_stage_name(name, kind), {}).get("metrics", {})
 
     evaluation, sizes, latency = metrics("evaluate"), metrics("convert"), metrics("bench")
-    int8 = name in INT8_STEPS
-    made = records.get(name if int8 else artifact_stage_name(name, "export"), {}).get("metrics", {})
+    int8 = name in QUANT_STEPS
+    made = records.get(model_stage_name(name), {}).get("metrics", {})
     entry = {
         "name": name,
         "int8": int8,
@@ -55,7 +54,7 @@ def _parameters(name: str, records: dict):
 def build_report(strategy, records: dict) -> dict:
     """One entry per artifact (the teacher, then each chain step), from the finished stages' metrics."""
     names = ["teacher", *strategy.chain]
-    float_names = [n for n in names if n not in INT8_STEPS and n != "embedding_int8"]
+    float_names = [n for n in names if n not in QUANT_STEPS and n != "embedding_int8"]
     artifacts = [_artifact(n, records, _parameters(n, records)) for n in names]
     teacher = artifacts[0]
     for entry in artifacts:

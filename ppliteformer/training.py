@@ -27,9 +27,12 @@ def length_bucketed_batches(lengths, batch_size: int, rng: np.random.RandomState
     return batches
 
 
+def predict_labels(model, ids_list, pad_id: int) -> np.ndarray:
+    return logits_over(DygraphModel(model), ids_list, pad_id, batch_size=64).argmax(-1)
+
+
 def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
-    predictions = logits_over(DygraphModel(model), dev_ids, pad_id, batch_size=64).argmax(-1)
-    return float((predictions == np.asarray(dev_labels)).mean())
+    return float((predict_labels(model, dev_ids, pad_id) == np.asarray(dev_labels)).mean())
 
 
 def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epochs: float,

@@ -16,6 +16,12 @@ def artifact_stage_name(artifact: str, kind: str) -> str:
     return kind if artifact == "teacher" else f"{artifact}_{kind}"
 
 
+def model_stage_name(artifact: str) -> str:
+    """The stage whose folder holds an artifact's inference model: qat and ptq write it
+    themselves, every other artifact has an export stage."""
+    return artifact if artifact in QUANT_STEPS else artifact_stage_name(artifact, "export")
+
+
 def stage_names(strategy: Strategy) -> list:
     return [s.name for s in stages_for(strategy)]
 
@@ -48,10 +54,8 @@ def stages_for(strategy: Strategy) -> list:
     for step in strategy.chain:
         stages.append(compress.stage(step, strategy.steps[step], previous, previous_export,
                                      strategy.data.max_seq_len))
-        if step in QUANT_STEPS:
-            made_by = step
-        else:
-            made_by = artifact_stage_name(step, "export")
+        made_by = model_stage_name(step)
+        if step not in QUANT_STEPS:
             stages.append(export.stage(step, made_by))
         stages += _check_stages(strategy, step, made_by, int8=step in QUANT_STEPS)
         previous, previous_export = step, made_by

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distillation import DistillationLoss, agreement, build_student
-from ..modeling import load_pretrained, load_tokenizer
+from ..distillation import DistillationLoss, build_student
+from ..modeling import count_parameters, load_pretrained, load_tokenizer
 from ..pipeline import Stage
 from ..pruning import prune_widths, unit_importance
-from ..quantization import (calibration_sample, post_training_quantize, qat_wrapper, save_qat_model)
+from ..quantization import calibration_sample, post_training_quantize, qat_wrapper, save_qat_model
 from ..runtimes import MODEL_FILE, PARAMS_FILE, PaddleInferenceModel, inference_model_bytes, logits_over
 from ..structure import describe, layer_widths, load_checkpoint, read_task, save_checkpoint, use_int8_embedding
-from ..training import dev_accuracy, encode_texts, train_classifier
+from ..training import dev_accuracy, encode_texts, predict_labels, train_classifier
 from ..vocab_trim import tokens_to_keep, trim_vocabulary
 from .data import read_splits
 
@@ -60,10 +60,6 @@ def _cached_logits(ctx) -> np.ndarray:
     return np.load(ctx.input("teacher_logits") / TEACHER_LOGITS_FILE)
 
 
-def _parameters(model) -> int:
-    return sum(int(np.prod(p.shape)) for p in model.parameters())
-
-
 def _train_against_teacher(ctx, model, teacher, data: StepData, cfg, on_best, hidden_loss_weight: float = 0.0) -> dict:
     """Fine-tune ``model`` on alpha * labels + (1 - alpha) * teacher logits; returns the training metrics.
 
@@ -95,15 +91,20 @@ def distill(ctx, cfg, previous: str, max_seq_len: int) -> dict:
     data = StepData(ctx, tokenizer, max_seq_len)
     paddle.seed(cfg.seed)
     student = build_student(teacher, cfg)
-    before = agreement(student, teacher, data.dev_ids, data.pad_id)
+    teacher_labels = predict_labels(teacher, data.dev_ids, data.pad_id)
+
+    def agreement(model) -> float:  # share of dev texts on which model and teacher give the same label
+        return float((predict_labels(model, data.dev_ids, data.pad_id) == teacher_labels).mean())
+
+    before = agreement(student)
     result = _train_against_teacher(ctx, student, teacher, data, cfg,
                                     _checkpoint_saver(tokenizer, read_task(ctx.input(previous)), ctx.out_dir),
                                     cfg.hidden_loss_weight)
     best = load_checkpoint(ctx.out_dir)
-    after = agreement(best, teacher, data.dev_ids, data.pad_id)
-    print(f"distill: student {_parameters(best):,} parameters (teacher {_parameters(teacher):,}); dev agreement "
-          f"with the teacher {before:.4f} before, {after:.4f} after", flush=True)
-    return {"parameters": _parameters(best), "teacher_parameters": _parameters(teacher),
+    after = agreement(best)
+    print(f"distill: student {count_parameters(best):,} parameters (teacher {count_parameters(teacher):,}); "
+          f"dev agreement with the teacher {before:.4f} before, {after:.4f} after", flush=True)
+    return {"parameters": count_parameters(best), "teacher_parameters": count_parameters(teacher),
             "dev_agreement_with_teacher_before": before, "dev_agreement_with_teacher_after": after, **result}
 
 
@@ -111,7 +112,7 @@ def prune(ctx, cfg, previous: str, max_seq_len: int) -> dict:
     tokenizer = load_tokenizer(str(ctx.input(previous)))
     data = StepData(ctx, tokenizer, max_seq_len)
     model = load_checkpoint(ctx.input(previous))
-    before = {**layer_widths(model), "parameters": _parameters(model), "dev_accuracy": data.dev_accuracy(model)}
+    before = {**layer_widths(model), "parameters": count_parameters(model), "dev_accuracy": data.dev_accuracy(model)}
     loss = DistillationLoss(_cached_logits(ctx), cfg.alpha, cfg.temperature)
     scores = unit_importance(model, loss, data.train_ids, data.train_labels, data.pad_id,
                              cfg.importance_batches, cfg.batch_size, cfg.seed)
@@ -122,7 +123,7 @@ def prune(ctx, cfg, previous: str, max_seq_len: int) -> dict:
     print(f"prune: heads {before['heads']} -> {kept['heads']}, FFN {before['ffn']} -> {kept['ffn']}; dev "
           f"accuracy {before['dev_accuracy']:.4f} before, {pruned_acc:.4f} right after pruning, "
           f"{result['best_dev_accuracy']:.4f} after fine-tuning", flush=True)
-    return {"before": before, "after": {**kept, "parameters": _parameters(model)},
+    return {"before": before, "after": {**kept, "parameters": count_parameters(model)},
             "dev_accuracy_right_after_pruning": pruned_acc, **result}
 
 
@@ -137,7 +138,7 @@ def trim_vocab(ctx, cfg, previous: str, max_seq_len: int) -> dict:
     after_acc = StepData(ctx, new_tokenizer, max_seq_len).dev_accuracy(model)
     print(f"trim_vocab: {len(tokenizer.vocab)} -> {len(keep)} tokens; dev accuracy {before_acc:.4f} -> "
           f"{after_acc:.4f}", flush=True)
-    return {"vocab_before": len(tokenizer.vocab), "vocab_after": len(keep), "parameters": _parameters(model),
+    return {"vocab_before": len(tokenizer.vocab), "vocab_after": len(keep), "parameters": count_parameters(model),
             "dev_accuracy_before": before_acc, "dev_accuracy_after": after_acc}
 
 

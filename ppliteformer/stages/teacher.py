@@ -7,8 +7,8 @@ from pathlib import Path
 from ..config import DataConfig, TeacherConfig
 from ..data import DatasetSplits
 from ..errors import ModelFileError
-from ..modeling import (PRESET_SOURCE, build_model, build_vocab, load_pretrained, load_tokenizer,
-                        preset_config, write_vocab)
+from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
+                        load_tokenizer, preset_config, write_vocab)
 from ..pipeline import Stage
 from ..structure import TASK_FILE
 from ..training import encode_texts, train_classifier
@@ -59,7 +59,7 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
         warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
         evals_per_epoch=cfg.evals_per_epoch,
         pad_id=tokenizer.pad_token_id, on_best=save)
-    params = sum(int(p.numel()) for p in model.parameters())
+    params = count_parameters(model)
     return {"trained": True, "parameters": params, **result}
 
 
