@@ -1,11 +1,13 @@
-"""Latency measurement: warm-up, then repeated timed runs; median, p90 and min in ms."""
-from __future__ import annotations
+"""Latency measurement: warm-up, then repeated timed runs; median, p90 and min in ms.
 
-import time
+``measure_latency`` lives in the standalone predictor, which times models on the device
+with no ppliteformer installed; it is re-exported here for the pipeline.
+"""
+from __future__ import annotations
 
 import numpy as np
 
-from .standalone_predictor import batch_arrays
+from .standalone_predictor import batch_arrays, measure_latency  # noqa: F401  (re-exported)
 
 
 def synthetic_inputs(batch_size: int, seq_len: int, vocab_size: int = 100, seed: int = 0) -> dict:
@@ -13,17 +15,3 @@ def synthetic_inputs(batch_size: int, seq_len: int, vocab_size: int = 100, seed:
     rng = np.random.RandomState(seed)
     ids = rng.randint(5, max(6, vocab_size), size=(batch_size, seq_len)).tolist()
     return batch_arrays(ids)
-
-
-def measure_latency(model, inputs: dict, warmup: int, repeats: int) -> dict:
-    """Times ``model.run(inputs)``; wall-clock milliseconds per call."""
-    for _ in range(warmup):
-        model.run(inputs)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.run(inputs)
-        times.append((time.perf_counter() - start) * 1e3)
-    times = np.asarray(times)
-    return {"median_ms": round(float(np.median(times)), 3), "p90_ms": round(float(np.percentile(times, 90)), 3),
-            "min_ms": round(float(times.min()), 3), "repeats": repeats, "warmup": warmup}

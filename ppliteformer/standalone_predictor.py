@@ -202,22 +202,30 @@ def self_check(classifier: TextClassifier, check_file) -> dict:
             "results": results}
 
 
-def benchmark(classifier: TextClassifier, threads: int, warmup: int, repeats: int) -> dict:
-    """Latency of batch 1 at the model's max_seq_len (full-length input, no padding)."""
+def measure_latency(model, inputs: dict, warmup: int, repeats: int) -> dict:
+    """Times ``model.run(inputs)``; wall-clock milliseconds per call (here so that the device
+    and ppliteformer's bench time models the same way)."""
     import time
 
-    ids = list(np.random.RandomState(0).randint(5, 100, size=classifier.max_seq_len))
-    inputs = batch_arrays([ids], classifier.pad_id)
     for _ in range(warmup):
-        classifier.model.run(inputs)
+        model.run(inputs)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        classifier.model.run(inputs)
+        model.run(inputs)
         times.append((time.perf_counter() - start) * 1e3)
+    times = np.asarray(times)
     return {"median_ms": round(float(np.median(times)), 3), "p90_ms": round(float(np.percentile(times, 90)), 3),
-            "min_ms": round(float(np.min(times)), 3), "threads": threads, "warmup": warmup, "repeats": repeats,
-            "batch_size": 1, "seq_len": classifier.max_seq_len, "machine": platform.machine()}
+            "min_ms": round(float(times.min()), 3), "repeats": repeats, "warmup": warmup}
+
+
+def benchmark(classifier: TextClassifier, threads: int, warmup: int, repeats: int) -> dict:
+    """Latency of batch 1 at the model's max_seq_len (full-length input, no padding)."""
+    ids = list(np.random.RandomState(0).randint(5, 100, size=classifier.max_seq_len))
+    result = measure_latency(classifier.model, batch_arrays([ids], classifier.pad_id), warmup, repeats)
+    result.update({"threads": threads, "batch_size": 1, "seq_len": classifier.max_seq_len,
+                   "machine": platform.machine()})
+    return result
 
 
 def _iter_texts(args):
