@@ -4,17 +4,16 @@
 every configuration of it) in a child process of its own (``ppliteformer.bench_child``), so
 each peak memory is that engine's alone and a Paddle Lite abort cannot end the caller.
 
-Given an inference model folder it converts an x86 `.nb` for Lite (Paddle Lite opt) and an
-ONNX model for ONNX Runtime (paddle2onnx, opset 13), both in a child process, and runs all
-three; given a `.nb` only Lite can run. Engine configurations tried, the fastest reported:
+Given an inference model folder it converts an x86 `.nb` for Lite (``convert_model``: the
+x86 rewrites, then Paddle Lite opt) and an ONNX model for ONNX Runtime (paddle2onnx, opset
+13), both in child processes, and runs all three; given a `.nb` only Lite can run. Engine
+configurations tried, the fastest reported:
 
-* paddle_lite: ``default``; on AMD CPUs also ``mkl_avx2`` (MKL_DEBUG_CPU_TYPE=5): the
-  MKL 2019.0.1 bundled with Lite runs its SSE code path on non-Intel CPUs unless told so.
-  Given an inference model folder, also ``fc_fused`` (and ``fc_fused+mkl_avx2`` on AMD): the
-  .nb of a copy whose Linear matmul_v2 ops are rewritten as mul (``linear_as_mul``), which
-  Lite x86 fuses into fc. Its logits must match the ``default`` ones within
-  FC_FUSED_TOLERANCE, else the variant is discarded (``variants_discarded``).
-  Lite's x86 Python API has no thread setting (MKL is set to 1 thread): threads=1.
+* paddle_lite: ``default``, with ``standalone_predictor.mkl_avx2_env`` (on AMD CPUs
+  MKL_DEBUG_CPU_TYPE=5: the MKL 2019.0.1 bundled with Lite runs its SSE code path on
+  non-Intel CPUs unless told so); on AMD also ``mkl_auto``, MKL left to choose, to show
+  what that costs. Lite's x86 Python API has no thread setting (MKL is set to 1 thread):
+  threads=1.
 * paddle_inference: ``native`` and ``mkldnn`` (enable_mkldnn), set_cpu_math_library_num_threads.
 * onnxruntime: intra_op_num_threads=threads, inter_op 1, ORT_ENABLE_ALL.
 """
@@ -32,46 +31,28 @@ import numpy as np
 
 from .bench import synthetic_inputs
 from .errors import ConfigError, ModelFileError, StageError
-from .runtimes import MODEL_FILE, NB_FILE, PARAMS_FILE, inference_model_bytes
-from .standalone_predictor import META_FILE, PredictorError
+from .runtimes import MODEL_FILE, NB_FILE, PARAMS_FILE, child_env, inference_model_bytes
+from .stages.convert import REWRITES_FILE, convert_model
+from .x86_rewrites import REWRITES
+from .standalone_predictor import META_FILE, PredictorError, mkl_avx2_env
 
 ENGINES = ("paddle_lite", "paddle_inference", "onnxruntime")
 LOGITS_TOLERANCE = 1e-3
-FC_FUSED_TOLERANCE = 1e-4  # fc_fused vs default Lite logits: the same model, only fused
-FC_FUSED = "fc_fused"
 CHILD_TIMEOUT_S = 900
 SEED = 0
 ONNX_OPSET = 13
-_MKL_AVX2 = {"MKL_DEBUG_CPU_TYPE": "5"}
+_MKL_AUTO = {"MKL_DEBUG_CPU_TYPE": ""}  # empty: MKL ignores it, as if unset
 
 _ONNX_EXPORT = ("import sys, paddle2onnx\n"
                 "paddle2onnx.export(sys.argv[1], sys.argv[2], sys.argv[3], opset_version=int(sys.argv[4]), "
                 "verbose=False, enable_onnx_checker=True)\n")
 
 
-def _cpu_vendor() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-def engine_variants(engine: str, fc_fused: bool = False) -> list:
-    """[(variant name, extra environment)] tried for ``engine`` on this machine.
-
-    ``fc_fused``: for paddle_lite, each variant again on the fc-fused .nb, named ``fc_fused``
-    (for ``default``) or ``fc_fused+<variant>``.
-    """
+def engine_variants(engine: str) -> list:
+    """[(variant name, extra environment)] tried for ``engine`` on this machine."""
     if engine == "paddle_lite":
-        amd = _cpu_vendor() == "AuthenticAMD"
-        variants = [("default", {})] + ([("mkl_avx2", _MKL_AVX2)] if amd else [])
-        if fc_fused:
-            variants += [(FC_FUSED if name == "default" else f"{FC_FUSED}+{name}", env) for name, env in variants]
-        return variants
+        avx2 = mkl_avx2_env()
+        return [("default", avx2)] + ([("mkl_auto", _MKL_AUTO)] if avx2 else [])
     if engine == "paddle_inference":
         return [("native", {}), ("mkldnn", {})]
     return [("default", {})]
@@ -138,7 +119,8 @@ def _choose_engines(engines, kind) -> tuple:
 def _source_stamp(model_dir: Path) -> dict:
     files = {name: [(model_dir / name).stat().st_size, (model_dir / name).stat().st_mtime_ns]
              for name in (MODEL_FILE, PARAMS_FILE)}
-    return {"model_dir": str(model_dir.resolve()), "files": files}
+    # The rewrites' names too: a .nb converted before a rewrite was added is not reused.
+    return {"model_dir": str(model_dir.resolve()), "files": files, "x86_rewrites": sorted(REWRITES)}
 
 
 def _reusable(target: Path, model_dir: Path) -> bool:
@@ -186,10 +168,10 @@ def run_engine(engine, model, inputs_file, warmup, repeats, threads, variant="de
     if logits_out:
         command += ["--logits-out", str(logits_out)]
     math_threads = "1" if engine == "paddle_lite" else str(threads)
-    child_env = _child_env(OMP_NUM_THREADS=math_threads, MKL_NUM_THREADS=math_threads,
-                           OPENBLAS_NUM_THREADS=math_threads, GLOG_minloglevel="2", **(env or {}))
+    env = child_env(OMP_NUM_THREADS=math_threads, MKL_NUM_THREADS=math_threads, OPENBLAS_NUM_THREADS=math_threads,
+                    GLOG_minloglevel="2", **(env or {}))
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=child_env)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
         raise StageError(f"{engine} ({variant}) did not finish within {CHILD_TIMEOUT_S} s.") from None
     if proc.returncode != 0:
@@ -201,19 +183,14 @@ def run_engine(engine, model, inputs_file, warmup, repeats, threads, variant="de
     raise StageError(f"{engine} ({variant}) printed no result: {_last_line(proc.stderr)}")
 
 
-def _bench_engine(engine, model, inputs_file, work, warmup, repeats, threads, log, fc_model=None) -> dict:
-    """All of ``engine``'s configurations; the fastest one's result, the others' medians.
-
-    ``fc_model``: paddle_lite's fc-fused .nb; its variants run on it and are kept only when
-    their logits match the ``default`` variant's within FC_FUSED_TOLERANCE.
-    """
+def _bench_engine(engine, model, inputs_file, work, warmup, repeats, threads, log) -> dict:
+    """All of ``engine``'s configurations; the fastest one's result, the others' medians."""
     results, errors = {}, {}
-    variants = engine_variants(engine, fc_fused=fc_model is not None)
+    variants = engine_variants(engine)
     for variant, env in variants:
         logits = work / f"logits_{engine}_{variant}.npy"
-        target = fc_model if variant.startswith(FC_FUSED) else model
         try:
-            results[variant] = run_engine(engine, target, inputs_file, warmup, repeats, threads, variant, env,
+            results[variant] = run_engine(engine, model, inputs_file, warmup, repeats, threads, variant, env,
                                           logits)
             results[variant]["logits_file"] = logits
             log(f"bench: {engine} ({variant}): median {results[variant]['median_ms']} ms, "
@@ -221,48 +198,17 @@ def _bench_engine(engine, model, inputs_file, work, warmup, repeats, threads, lo
         except StageError as exc:
             errors[variant] = str(exc)
             log(f"bench: {exc}")
-    fc_diffs, discarded = {}, {}
-    if fc_model is not None:
-        fc_diffs, discarded = _check_fc_fused(results, log)
     if not results:
-        return {"error": " | ".join(errors.values() or discarded.values())}
+        return {"error": " | ".join(errors.values())}
     best = min(results, key=lambda v: results[v]["median_ms"])
     out = dict(results[best])
     out["variant"] = best
     if engine == "paddle_lite":
         out["variant_env"] = dict(variants)[best]
     out["variants_median_ms"] = {v: r["median_ms"] for v, r in results.items()}
-    if fc_diffs:
-        out["fc_fused_logits_max_abs_diff"] = fc_diffs
-    if discarded:
-        out["variants_discarded"] = discarded
     if errors:
         out["variant_errors"] = errors
     return out
-
-
-def _check_fc_fused(results: dict, log) -> tuple:
-    """Drop from ``results`` the fc_fused variants whose logits differ from ``default``'s.
-
-    Returns ({fc variant: max abs diff}, {discarded variant: why}).
-    """
-    diffs, discarded = {}, {}
-    reference = results.get("default")
-    for variant in [v for v in results if v.startswith(FC_FUSED)]:
-        median = results[variant]["median_ms"]
-        if reference is None:
-            why = "no logits of the default Lite variant to compare with (it failed)"
-        else:
-            diff = float(np.abs(np.load(results[variant]["logits_file"]).astype("float64")
-                                - np.load(reference["logits_file"])).max())
-            diffs[variant] = diff
-            if diff <= FC_FUSED_TOLERANCE:
-                continue
-            why = f"logits differ from the default variant's by {diff:.3g} (> {FC_FUSED_TOLERANCE})"
-        discarded[variant] = f"{why}; its median was {median} ms, not reported as the fastest"
-        log(f"bench: paddle_lite ({variant}) discarded: {why}")
-        del results[variant]
-    return diffs, discarded
 
 
 def _program_vocab_size(model_dir: Path):
@@ -275,55 +221,6 @@ def _program_vocab_size(model_dir: Path):
             if op.type in ("lookup_table_v2", "lookup_table") and "input_ids" in op.input("Ids"):
                 return int(block.var(op.input("W")[0]).shape[0])
     return None
-
-
-def _child_env(**extra) -> dict:
-    env = dict(os.environ, **extra)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return env
-
-
-def _rewrite_in_child(model_dir: Path, out_dir: Path) -> int:
-    """``linear_as_mul.rewrite_linear_matmuls`` in a child process (paddle stays out of this one:
-    a forked child's ru_maxrss starts at its parent's peak, so the engines' peaks would grow)."""
-    command = [sys.executable, "-m", "ppliteformer.linear_as_mul", str(model_dir), str(out_dir)]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S,
-                              env=_child_env(GLOG_minloglevel="2"))
-    except subprocess.TimeoutExpired:
-        raise StageError(f"rewriting {model_dir} (Linear matmul_v2 as mul) took over {CHILD_TIMEOUT_S} s.") from None
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise StageError(f"rewriting {model_dir} (Linear matmul_v2 as mul) failed (exit code {proc.returncode}): "
-                         f"{_last_line(proc.stderr)}")
-    return int(json.loads(lines[-1])["ops_rewritten_to_mul"])
-
-
-def _fc_fused_nb(model_dir: Path, work: Path, log) -> tuple:
-    """(Linear matmul_v2 ops rewritten as mul, x86 .nb of that copy or None when there were none).
-
-    The rewritten copy (work/linear_as_mul) and its .nb (work/x86_fc_fused) are reused while
-    ``model_dir``'s files are unchanged.
-    """
-    from .stages.convert import convert_model
-
-    copy, cached = work / "linear_as_mul", work / "x86_fc_fused" / NB_FILE
-    count_file = copy / "ops_rewritten_to_mul.json"
-    if _reusable(count_file, model_dir):
-        rewritten = json.loads(count_file.read_text())["ops_rewritten_to_mul"]
-    else:
-        log("bench: rewriting Linear matmul_v2 as mul (fc_fused variant)")
-        rewritten = _rewrite_in_child(model_dir, copy)
-        count_file.write_text(json.dumps({"ops_rewritten_to_mul": rewritten}))
-        _stamp(count_file, model_dir)
-    if not rewritten:
-        return 0, None
-    if not _reusable(cached, model_dir):
-        log("bench: converting the fc_fused copy to an x86 .nb (Paddle Lite opt)")
-        convert_model(copy, cached.parent, "x86")
-        _stamp(cached, model_dir)
-    return rewritten, cached
 
 
 def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: int = 5, repeats: int = 30,
@@ -374,11 +271,8 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
         model_bytes = {"inference_model": inference_model_bytes(model_dir) if model_dir else None,
                        "nb_x86": nb.stat().st_size if nb else None}
         targets, results = {}, {}
-        fc_nb, fc_rewritten, fc_error = None, None, None
         if "paddle_lite" in engines:
             if nb is None:
-                from .stages.convert import convert_model
-
                 cached = work / "x86" / NB_FILE
                 try:
                     if _reusable(cached, model_dir):
@@ -391,14 +285,6 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
                     targets["paddle_lite"] = nb
                 except StageError as exc:
                     results["paddle_lite"] = {"error": str(exc)}
-                if "paddle_lite" in targets:
-                    try:
-                        fc_rewritten, fc_nb = _fc_fused_nb(model_dir, work, log)
-                        if fc_nb is not None:
-                            model_bytes["nb_x86_fc_fused"] = fc_nb.stat().st_size
-                    except StageError as exc:  # the other variants still run
-                        fc_error = str(exc)
-                        log(f"bench: fc_fused variant left out: {fc_error}")
             else:
                 targets["paddle_lite"] = nb
         if "paddle_inference" in engines:
@@ -418,11 +304,10 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
         for engine in engines:
             if engine in targets:
                 results[engine] = _bench_engine(engine, targets[engine], inputs_file, work, warmup, repeats,
-                                                threads, log, fc_model=fc_nb if engine == "paddle_lite" else None)
-            if engine == "paddle_lite":
-                results[engine]["ops_rewritten_to_mul"] = fc_rewritten
-                if fc_error:
-                    results[engine].setdefault("variant_errors", {})[FC_FUSED] = fc_error
+                                                threads, log)
+            if engine == "paddle_lite" and "paddle_lite" in targets:
+                rewrites = targets["paddle_lite"].parent / REWRITES_FILE
+                results[engine]["x86_rewrites"] = json.loads(rewrites.read_text()) if rewrites.is_file() else None
             if flops and "median_ms" in results[engine]:
                 results[engine]["gflops_achieved"] = round(flops / (results[engine]["median_ms"] * 1e-3) / 1e9, 3)
 

@@ -21,6 +21,15 @@ PARAMS_FILE = "model.pdiparams"
 NB_FILE = "model.nb"
 
 
+def child_env(**extra) -> dict:
+    """This process's environment plus ``extra``, with this ppliteformer first on PYTHONPATH, for
+    ``python -m ppliteformer.<module>`` children (works from a source checkout too)."""
+    env = dict(os.environ, **extra)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
 @contextlib.contextmanager
 def _native_stderr_held_back(hold: bool):
     """Hold back what C++ code writes to stderr (oneDNN's int8 passes print ~30 lines of

@@ -325,23 +325,16 @@ def test_android_missing_benchmark_bin(tmp_path, model_files):
     assert_user_error(proc, "benchmark_bin not found", "build_android.sh", "--with_benchmark=ON")
 
 
-def test_android_no_device(tmp_path, model_files, fake_env):
+@pytest.mark.parametrize("mode, messages", [("nodevices", ("no Android device connected", "USB debugging")),
+                                           ("unauthorized", ("unauthorized", "Allow USB debugging"))])
+def test_android_without_a_usable_device(tmp_path, model_files, fake_env, mode, messages):
     nb, bench_bin = model_files
     bin_dir, path, env, log = fake_env
     make_fake(bin_dir, "adb", FAKE_ADB)
     proc = run_script(ANDROID, ["--nb", nb, "--benchmark-bin", bench_bin, "--out", tmp_path / "r.json"],
-                      env_path=path, extra_env=dict(env, FAKE_MODE="nodevices"))
-    assert_user_error(proc, "no Android device connected", "USB debugging")
+                      env_path=path, extra_env=dict(env, FAKE_MODE=mode))
+    assert_user_error(proc, *messages)
     assert calls(log) == [["devices"]]  # stopped before pushing anything
-
-
-def test_android_unauthorized_device(tmp_path, model_files, fake_env):
-    nb, bench_bin = model_files
-    bin_dir, path, env, _ = fake_env
-    make_fake(bin_dir, "adb", FAKE_ADB)
-    proc = run_script(ANDROID, ["--nb", nb, "--benchmark-bin", bench_bin, "--out", tmp_path / "r.json"],
-                      env_path=path, extra_env=dict(env, FAKE_MODE="unauthorized"))
-    assert_user_error(proc, "unauthorized", "Allow USB debugging")
 
 
 def test_android_adb_timeout_does_not_hang(tmp_path, model_files, fake_env):

@@ -10,7 +10,7 @@ import numpy as np
 from ..bench import measure_latency, synthetic_inputs
 from ..pipeline import Stage
 from ..runtimes import NB_FILE, PaddleInferenceModel
-from ..standalone_predictor import META_FILE
+from ..standalone_predictor import META_FILE, mkl_avx2_env
 
 
 def _inputs(folder: Path, cfg) -> dict:
@@ -29,16 +29,17 @@ def _report(result: dict, cfg, engine: str, label: str) -> dict:
 
 def bench_lite(nb_path, cfg, label: str = "bench") -> dict:
     """Lite x86 in a process of its own (``ppliteformer.bench_child``), so that the peak memory
-    recorded is this model's alone. Lite x86 runs one math thread (no thread setting on x86)."""
+    recorded is this model's alone, with ``mkl_avx2_env``. Lite x86 runs one math thread (no
+    thread setting on x86)."""
     from ..engines import run_engine
 
     nb_path = Path(nb_path)
     with tempfile.TemporaryDirectory() as tmp:
         inputs_file = Path(tmp) / "inputs.npz"
         np.savez(inputs_file, **_inputs(nb_path.parent, cfg))
-        timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1)
+        timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1, env=mkl_avx2_env())
     result = {key: timing[key] for key in ("median_ms", "p90_ms", "min_ms", "peak_rss_mb")}
-    result.update({"repeats": cfg.repeats, "warmup": cfg.warmup})
+    result.update({"repeats": cfg.repeats, "warmup": cfg.warmup, "environment": mkl_avx2_env()})
     return _report(result, cfg, "paddle_lite_x86", label)
 
 
