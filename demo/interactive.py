@@ -7,13 +7,14 @@ MODEL_FOLDER is a folder with model.nb, vocab.txt and ppliteformer_meta.json, su
 bundle or a convert/x86 folder (default: the final model of work/full_mobile if its x86
 .nb exists, else work/baseline/convert/x86). An empty line or Ctrl-D ends it.
 """
+import os
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "deploy" / "python"))
-from predict import PredictorError, TextClassifier  # noqa: E402  (the standalone predictor)
+from predict import PredictorError, TextClassifier, mkl_avx2_env  # noqa: E402  (the standalone predictor)
 
 DEFAULTS = (REPO / "work/full_mobile/trim_vocab_convert/x86", REPO / "work/baseline/convert/x86")
 
@@ -24,6 +25,7 @@ def main(argv) -> int:
         print("error: no model found. Run 'bash demo/quickstart.sh' first, or give a model folder "
               "(model.nb, vocab.txt, ppliteformer_meta.json).", file=sys.stderr)
         return 2
+    os.environ.update(mkl_avx2_env())  # before the first Lite run: MKL's AVX2 code on AMD CPUs
     try:
         classifier = TextClassifier(folder)
     except PredictorError as exc:

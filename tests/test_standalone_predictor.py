@@ -84,3 +84,15 @@ def test_long_text_is_truncated_with_a_warning(deployed):
     script, model_dir = deployed
     proc = run_predictor(script, "--model", model_dir, "--text", "很好" * 200, "--json")
     assert proc.returncode == 0 and "truncated" in proc.stderr
+
+
+def test_interactive_demo_answers_each_line_until_an_empty_one(tiny_run):
+    model_dir = tiny_run[0] / "convert" / "x86"
+    proc = subprocess.run([sys.executable, str(REPO / "demo" / "interactive.py"), str(model_dir)],
+                          input="质量很好\nterrible 太差了\n\nnot read\n", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    answers = [line for line in proc.stdout.split("> ") if " p=" in line]
+    assert len(answers) == 2  # the empty line ended it
+    for answer in answers:
+        label, probability, latency = answer.split()[:3]  # "positive  p=0.928  5.9 ms"
+        assert label in ("negative", "positive") and 0.5 <= float(probability[2:]) <= 1 and float(latency) > 0
