@@ -37,11 +37,13 @@ def _cmd_run(args):
 
 
 def _cmd_convert(args):
-    from .stages.convert import convert_model
+    from .stages.convert import REWRITES_FILE, convert_model
 
     for target in args.target:
         nb = convert_model(args.model, os.path.join(args.out, target), target)
-        print(f"{target}: {nb} ({os.path.getsize(nb)} bytes)")
+        rewrites = os.path.join(os.path.dirname(nb), REWRITES_FILE)
+        done = f"; program rewritten first: {open(rewrites).read()}" if os.path.isfile(rewrites) else ""
+        print(f"{target}: {nb} ({os.path.getsize(nb)} bytes{done})")
 
 
 def _bench_engines(value: str) -> list:

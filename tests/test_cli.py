@@ -52,5 +52,7 @@ def test_convert_and_bench_commands_on_the_tiny_export(tiny_run, tmp_path):
                         "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "arm" / "model.nb").is_file() and (tmp_path / "x86" / "model.nb").is_file()
+    x86_line = next(line for line in proc.stdout.splitlines() if line.startswith("x86:"))
+    assert '"matmul_v2_as_mul": ' in x86_line and "rewritten" not in proc.stdout.splitlines()[0]  # arm: unchanged
     proc = ppliteformer("bench", "--model", tmp_path / "x86" / "model.nb", "--repeats", "3", "--seq-len", "16")
     assert proc.returncode == 0 and '"median_ms"' in proc.stdout
