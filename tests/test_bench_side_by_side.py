@@ -135,6 +135,7 @@ def test_three_engines_run_agree_and_report(cli_run, tiny_export):
     for engine, r in result["engines"].items():
         assert 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"], engine
         assert r["peak_rss_mb"] > 0 and r["gflops_achieved"] > 0 and r["repeats"] == 3 and r["warmup"] == 1
+        assert r["percent_of_peak"] == round(100 * r["gflops_achieved"] / result["gflops_peak_fp32_1core"], 1)
         assert r["threads"] == 1
     assert result["engines"]["paddle_inference"]["variant"] in ("native", "mkldnn")
     assert set(result["engines"]["paddle_inference"]["variants_median_ms"]) == {"native", "mkldnn"}
