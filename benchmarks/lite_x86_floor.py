@@ -26,10 +26,9 @@ from ppliteformer.bench import synthetic_inputs  # noqa: E402
 from ppliteformer.cpu_peak import cpu_peak  # noqa: E402
 from ppliteformer.engines import run_engine  # noqa: E402
 from ppliteformer.flops import encoder_flops  # noqa: E402
-from ppliteformer.runtimes import static_program  # noqa: E402
 from ppliteformer.stages.convert import convert_model  # noqa: E402
 from ppliteformer.standalone_predictor import META_FILE, mkl_avx2_env  # noqa: E402
-from ppliteformer.x86_rewrites import _NOT_COPIED, _without_fetch_scales  # noqa: E402
+from ppliteformer.x86_rewrites import save_rewritten_copy  # noqa: E402
 
 UNARY = {"layer_norm": ("X", "Y"), "gelu": ("X", "Out"), "softmax": ("X", "Out"), "tanh": ("X", "Out")}
 
@@ -65,22 +64,6 @@ def strip_elementwise(block) -> int:
     return removed
 
 
-def write_floor_copy(model_dir: Path, out_dir: Path) -> int:
-    import paddle
-
-    with static_program(model_dir) as (program, feed_names, fetch_vars, exe):
-        block = program.global_block()
-        count = strip_elementwise(block)
-        targets = _without_fetch_scales(block, fetch_vars)
-        with paddle.utils.unique_name.guard():
-            paddle.static.save_inference_model(str(out_dir / "model"), [block.var(n) for n in feed_names],
-                                               targets, exe, program=program)
-    for item in model_dir.iterdir():
-        if item.is_file() and item.name not in _NOT_COPIED:
-            (out_dir / item.name).write_bytes(item.read_bytes())
-    return count
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path)
@@ -91,8 +74,8 @@ def main() -> int:
     meta = json.loads((args.model_dir / META_FILE).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "floor").mkdir()
-        removed = write_floor_copy(args.model_dir, tmp / "floor")
+        removed = save_rewritten_copy(args.model_dir, tmp / "floor",
+                                      lambda program: strip_elementwise(program.global_block()))
         nbs = {"full_model": convert_model(args.model_dir, tmp / "model_x86", "x86"),
                "matmuls_only": convert_model(tmp / "floor", tmp / "floor_x86", "x86")}
         inputs = tmp / "inputs.npz"

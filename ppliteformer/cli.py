@@ -41,8 +41,8 @@ def _cmd_convert(args):
 
     for target in args.target:
         nb = convert_model(args.model, os.path.join(args.out, target), target)
-        rewrites = os.path.join(os.path.dirname(nb), REWRITES_FILE)
-        done = f"; program rewritten first: {open(rewrites).read()}" if os.path.isfile(rewrites) else ""
+        rewrites = nb.parent / REWRITES_FILE
+        done = f"; program rewritten first: {rewrites.read_text()}" if rewrites.is_file() else ""
         print(f"{target}: {nb} ({os.path.getsize(nb)} bytes{done})")
 
 

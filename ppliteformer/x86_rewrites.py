@@ -121,19 +121,19 @@ def _without_fetch_scales(block, fetch_vars) -> list:
     return targets
 
 
-def rewrite_for_x86(model_dir, out_dir) -> dict:
-    """Copy the inference model in ``model_dir`` to ``out_dir`` with every rewrite of REWRITES.
+def save_rewritten_copy(model_dir, out_dir, rewrite):
+    """Copy the inference model in ``model_dir`` to ``out_dir`` with ``rewrite(program)`` applied
+    to its program in place; returns what ``rewrite`` returns.
 
     Writes ``out_dir``/model.pdmodel + model.pdiparams (paddle.static.save_inference_model) and
-    copies the folder's other files (vocab, meta, tokenizer files). Returns {rewrite: ops
-    rewritten}.
+    copies the folder's other files (vocab, meta, tokenizer files).
     """
     import paddle
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with static_program(model_dir) as (program, feed_names, fetch_vars, exe):
-        rewritten = {name: rewrite(program) for name, rewrite in REWRITES.items()}
+        result = rewrite(program)
         block = program.global_block()
         targets = _without_fetch_scales(block, fetch_vars)
         with paddle.utils.unique_name.guard():  # the fetch targets get their former names back
@@ -142,7 +142,13 @@ def rewrite_for_x86(model_dir, out_dir) -> dict:
     for item in model_dir.iterdir():
         if item.is_file() and item.name not in _NOT_COPIED:
             shutil.copy2(item, out_dir / item.name)
-    return rewritten
+    return result
+
+
+def rewrite_for_x86(model_dir, out_dir) -> dict:
+    """``save_rewritten_copy`` with every rewrite of REWRITES; {rewrite: ops rewritten}."""
+    return save_rewritten_copy(model_dir, out_dir,
+                               lambda program: {name: rewrite(program) for name, rewrite in REWRITES.items()})
 
 
 def main(argv=None) -> int:

@@ -33,13 +33,13 @@ def bench_lite(nb_path, cfg, label: str = "bench") -> dict:
     thread setting on x86)."""
     from ..engines import run_engine
 
-    nb_path = Path(nb_path)
+    nb_path, environment = Path(nb_path), mkl_avx2_env()
     with tempfile.TemporaryDirectory() as tmp:
         inputs_file = Path(tmp) / "inputs.npz"
         np.savez(inputs_file, **_inputs(nb_path.parent, cfg))
-        timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1, env=mkl_avx2_env())
+        timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1, env=environment)
     result = {key: timing[key] for key in ("median_ms", "p90_ms", "min_ms", "peak_rss_mb")}
-    result.update({"repeats": cfg.repeats, "warmup": cfg.warmup, "environment": mkl_avx2_env()})
+    result.update({"repeats": cfg.repeats, "warmup": cfg.warmup, "environment": environment})
     return _report(result, cfg, "paddle_lite_x86", label)
 
 
