@@ -194,6 +194,32 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class ArmConfig:
+    """Every arm `.nb` run on Paddle Lite's ARM kernels under qemu-aarch64 (ppliteformer/arm/)."""
+    enabled: bool = True      # run when the ARM toolchain is found; otherwise say what is missing and go on
+    required: bool = False    # a missing ARM toolchain is an error instead
+    lite_dir: str = "-"       # a Paddle Lite ARM build; "-": $PPLITEFORMER_LITE_ARM, then ../shared/lite-armv8
+    cpu: str = "emulator"     # CPU identity Lite sees: emulator (its generic kernels) or a55 (root; dotprod int8)
+    time_budget_s: float = 60.0  # per artifact other than the final: test texts run within this time ...
+    min_texts: int = 64          # ... but never fewer than this many
+    final_texts: int = 0      # test texts for the final artifact; 0: the whole test split
+    int8_min_label_agreement: float = 0.99  # ARM int8 labels vs the simulated int8 program
+    count_runs: int = 5       # instruction count: (count of this many runs - count of 1 run) / (runs - 1)
+
+    def __post_init__(self):
+        _check(self.cpu in ("emulator", "a55"), "cpu must be emulator or a55")
+        _check(self.time_budget_s > 0, "time_budget_s must be positive")
+        _check(self.min_texts >= 1, "min_texts must be at least 1")
+        _check(self.final_texts >= 0, "final_texts must be 0 (the whole test split) or a positive count")
+        _check(0 < self.int8_min_label_agreement <= 1, "int8_min_label_agreement must be in (0, 1]")
+        _check(2 <= self.count_runs <= 100, "count_runs must be between 2 and 100")
+
+    @property
+    def lite_setting(self) -> str:
+        return "" if self.lite_dir == "-" else self.lite_dir
+
+
+@dataclass(frozen=True)
 class Strategy:
     name: str
     workdir: str
@@ -202,6 +228,7 @@ class Strategy:
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    arm: ArmConfig = field(default_factory=ArmConfig)
     chain: typing.Tuple[str, ...] = ()  # compression steps after the teacher, in order
     steps: dict = field(default_factory=dict)  # chain step -> its config section
     source_file: str = ""  # where the strategy was read from, for messages
@@ -213,7 +240,8 @@ class Strategy:
 
 
 _SECTION_TYPES = {"data": DataConfig, "teacher": TeacherConfig, "convert": ConvertConfig,
-                  "evaluate": EvaluateConfig, "bench": BenchConfig}
+                  "evaluate": EvaluateConfig, "bench": BenchConfig,
+                  "arm": ArmConfig}
 
 # Compression steps in the only order they can be chained; each is also a YAML section.
 STEP_TYPES = {"distill": DistillConfig, "prune": PruneConfig, "trim_vocab": TrimVocabConfig,

@@ -12,6 +12,9 @@ INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around ev
               "Inference, simulated in float ('accuracy') and on oneDNN's int8 kernels "
               "('accuracy_x86_int8_onednn'); Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from "
               "this program is verified through this proxy, not on an ARM device")
+ARM_KERNELS = ("paddle_lite_arm_kernels_qemu: the arm .nb run by Paddle Lite's ARM kernels (v2.13-rc, aarch64) "
+               "under qemu-aarch64 user-mode emulation on this x86 machine ('accuracy_arm', on 'arm_texts' test "
+               "texts); emulation checks numerics and counts instructions, it is not a device and times nothing")
 
 
 def _artifact(name: str, records: dict, parameters) -> dict:
@@ -21,6 +24,7 @@ def _artifact(name: str, records: dict, parameters) -> dict:
         return records.get(artifact_stage_name(name, kind), {}).get("metrics", {})
 
     evaluation, sizes, latency = metrics("evaluate"), metrics("convert"), metrics("bench")
+    arm = metrics("arm_evaluate")
     int8 = name in QUANT_STEPS
     made = records.get(model_stage_name(name), {}).get("metrics", {})
     entry = {
@@ -40,8 +44,18 @@ def _artifact(name: str, records: dict, parameters) -> dict:
         "latency_x86_int8": latency if int8 else None,
         "parameters": parameters,
         "peak_memory_mb": latency.get("peak_rss_mb"),  # of the process timing the x86 .nb
-        "accuracy_verified_by": INT8_PROXY if int8 else
-        "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)",
+        "accuracy_arm": arm.get("accuracy"),
+        "arm_texts": arm.get("texts"),
+        "arm_whole_test_split": arm.get("whole_test_split"),
+        "arm_reference": arm.get("reference"),
+        "max_abs_logit_diff_arm_vs_reference": arm.get("max_abs_logit_diff"),
+        "label_agreement_arm_vs_reference": arm.get("label_agreement"),
+        "arm_cpu_identity": arm.get("cpu_identity"),
+        "arm_instructions_per_inference": arm.get("instructions", {}).get("instructions_per_inference"),
+        "arm_instructions": arm.get("instructions"),
+        "accuracy_verified_by": "; ".join(
+            ([ARM_KERNELS] if arm else []) +
+            [INT8_PROXY if int8 else "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"]),
     }
     return entry
 
@@ -60,6 +74,8 @@ def build_report(strategy, records: dict) -> dict:
     for entry in artifacts:
         entry["size_ratio_arm_vs_teacher"] = _ratio(teacher["nb_bytes_arm"], entry["nb_bytes_arm"])
         entry["speedup_x86_lite_vs_teacher"] = _ratio(teacher["latency_ms_x86_lite"], entry["latency_ms_x86_lite"])
+        entry["arm_instruction_ratio_vs_teacher"] = _ratio_of(entry["arm_instructions_per_inference"],
+                                                           teacher["arm_instructions_per_inference"])
         entry["accuracy_change_vs_teacher"] = (None if None in (entry["accuracy"], teacher["accuracy"])
                                                else round(entry["accuracy"] - teacher["accuracy"], 4))
     return {
@@ -80,6 +96,11 @@ def _ratio(reference, value):
     return None if not reference or not value else round(reference / value, 2)
 
 
+def _ratio_of(value, reference):
+    """value / reference, to 3 decimals (None when either is missing)."""
+    return None if not reference or not value else round(value / reference, 3)
+
+
 def write_report(workdir, report: dict) -> Path:
     path = Path(workdir) / REPORT_FILE
     write_json_atomic(path, report)
@@ -89,14 +110,18 @@ def write_report(workdir, report: dict) -> Path:
 def _fmt(value, kind):
     if value is None:
         return "-"
-    return {"acc": f"{value:.4f}", "mb": f"{value / 1e6:.2f} MB", "ms": f"{value:.2f} ms", "x": f"{value:.1f}x"}[kind]
+    return {"acc": f"{value:.4f}", "mb": f"{value / 1e6:.2f} MB", "ms": f"{value:.2f} ms", "x": f"{value:.1f}x",
+            "minsn": f"{value / 1e6:.2f} M", "ratio": f"{value:.3f}"}[kind]
 
 
 def print_table(report: dict) -> None:
     columns = [("artifact", "name", None), ("acc (Paddle Inf.)", "accuracy", "acc"),
                ("acc (Lite x86)", "accuracy_x86_lite", "acc"), (".nb arm", "nb_bytes_arm", "mb"),
                (".nb x86", "nb_bytes_x86", "mb"), ("Lite x86 latency", "latency_ms_x86_lite", "ms"),
-               ("smaller", "size_ratio_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x")]
+               ("smaller", "size_ratio_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x"),
+               ("acc (ARM kernels)", "accuracy_arm", "acc"), ("ARM insns/inference", "arm_instructions_per_inference",
+                                                               "minsn"),
+               ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio")]
     rows = [[a[key] if kind is None else _fmt(a.get(key), kind) for _, key, kind in columns]
             for a in report["artifacts"]]
     widths = [max(len(title), *(len(r[i]) for r in rows)) for i, (title, _, _) in enumerate(columns)]
@@ -107,9 +132,16 @@ def print_table(report: dict) -> None:
     if latency:
         print(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
               f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
+    arm = [a for a in report["artifacts"] if a.get("accuracy_arm") is not None]
+    if arm:
+        counts = ", ".join(f"{a['name']} {a['arm_texts']}" for a in arm)
+        print(f"ARM kernels: Paddle Lite's aarch64 kernels under qemu emulation ({arm[0]['arm_cpu_identity']} CPU "
+              f"identity), test texts run: {counts}; instructions per inference at batch 1, seq "
+              f"{arm[0]['arm_instructions']['seq_len']}, 1 thread: an instruction count, not a time on a device.")
     for a in report["artifacts"]:
         if a["int8"]:
-            print(f"{a['name']} (int8): accuracy {_fmt(a['accuracy'], 'acc')} simulated, "
+            on_arm = (f"{_fmt(a.get('accuracy_arm'), 'acc')} on ARM int8 kernels (emulated), " if
+                      a.get("accuracy_arm") is not None else "")
+            print(f"{a['name']} (int8): accuracy {on_arm}{_fmt(a['accuracy'], 'acc')} simulated, "
                   f"{_fmt(a['accuracy_x86_int8_onednn'], 'acc')} on oneDNN int8 kernels at "
-                  f"{_fmt(a['latency_ms_x86_int8'], 'ms')} (Paddle Inference, 1 thread); its arm .nb is verified "
-                  "through this proxy (Lite x86 2.13 cannot run int8 matmuls).")
+                  f"{_fmt(a['latency_ms_x86_int8'], 'ms')} (Paddle Inference, 1 thread).")

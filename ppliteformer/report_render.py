@@ -29,6 +29,7 @@ SIZE_SVG, LATENCY_SVG = "report_size.svg", "report_latency.svg"
 REPORT_KEYS = ("strategy", "chain", "teacher", "final", "final_fp32", "artifacts")
 LATENCY_KEYS = ("median_ms", "p90_ms", "min_ms", "avg_ms")
 INT8_NOTE = "its arm .nb was verified through the Paddle Inference proxy, not on a device (int8; see the notes)"
+ARM_NOTE = "Paddle Lite ARM kernels under qemu emulation (see the notes), not a device"
 DEVICE_HINT = ("Give a file written by deploy/arm/run_on_board.py or run_on_android.py --out, shaped like "
                '{"device": {"kind": "arm_linux", "host": ...}, "selfcheck": {...} or null, "latency": '
                '{"median_ms": ..., "p90_ms": ..., "min_ms": ..., "avg_ms": ..., "threads": ...}} with an '
@@ -187,6 +188,11 @@ def _artifact_section(report: dict, devices: list) -> _Section:
         ("faster than teacher", lambda a: _num(a.get("speedup_x86_lite_vs_teacher"), ".2f", "x")),
         ("int8 on x86: accuracy / ms (oneDNN)", lambda a: "-" if not a.get("int8") else
          f"{_num(a.get('accuracy_x86_int8_onednn'), '.4f')} / {_num(a.get('latency_ms_x86_int8'), '.3f')}"),
+        ("ARM kernels (emulated): accuracy / texts", lambda a: "-" if a.get("accuracy_arm") is None else
+         f"{_num(a.get('accuracy_arm'), '.4f')} / {a.get('arm_texts')}"),
+        ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.get("arm_instructions_per_inference")
+         else f"{_num(_scaled(a.get('arm_instructions_per_inference'), 1e-6), '.2f', ' M')} / "
+              f"{_num(a.get('arm_instruction_ratio_vs_teacher'), '.3f')}"),
         ("parameters", lambda a: _num(a.get("parameters"), ",.0f")),
         ("peak memory", lambda a: _num(a.get("peak_memory_mb"), ".1f", " MB")),
     ]
@@ -195,7 +201,8 @@ def _artifact_section(report: dict, devices: list) -> _Section:
             f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"
             for d in devices if d["artifact"] == a["name"]) or "-"))
     columns.append(("accuracy verified by",
-                    lambda a: INT8_NOTE if a.get("int8") else a.get("accuracy_verified_by") or "-"))
+                    lambda a: ARM_NOTE if a.get("accuracy_arm") is not None else
+                    INT8_NOTE if a.get("int8") else a.get("accuracy_verified_by") or "-"))
     artifacts = report["artifacts"]
     lines = ["Accuracy: test split, run by Paddle Inference (0..1); 'vs teacher' in percentage points. "
              "'smaller' and 'faster' are the teacher's .nb size or latency divided by the artifact's."]
@@ -204,6 +211,13 @@ def _artifact_section(report: dict, devices: list) -> _Section:
         lines.append(f"Lite x86 latency: {bench.get('repeats')} timed runs after {bench.get('warmup')} warm-up, "
                      f"batch {bench.get('batch_size')}, {bench.get('seq_len')} tokens, "
                      f"{bench.get('threads')} thread(s).")
+    arm = next((a for a in artifacts if a.get("arm_instructions")), None)
+    if arm:
+        lines.append(f"ARM kernels: each arm .nb run by Paddle Lite's aarch64 kernels under qemu user-mode emulation "
+                     f"({arm.get('arm_cpu_identity')} CPU identity) on the test texts counted in the table, checked "
+                     "against Paddle Inference (the simulated int8 program for int8 artifacts). Instructions per "
+                     f"inference: batch 1, {arm['arm_instructions'].get('seq_len')} tokens, 1 thread, counted by a "
+                     "qemu plugin; a deterministic cost, not a time on a device.")
     lines += [f"{a['name']} (int8): {a.get('accuracy_verified_by')}" for a in artifacts if a.get("int8")]
     return _Section("Artifacts", lines=lines,
                     table=([title for title, _ in columns], [[cell(a) for _, cell in columns] for a in artifacts]))

@@ -8,8 +8,7 @@ from .bundle import make_bundle
 from .pipeline import Pipeline
 from .preflight import check_strategy_inputs
 from .report import build_report, print_table, write_report
-from .stages import bench, compress, convert, data, evaluate, export, teacher
-
+from .stages import arm_evaluate, bench, compress, convert, data, evaluate, export, teacher
 
 
 def artifact_stage_name(artifact: str, kind: str) -> str:
@@ -23,11 +22,30 @@ def model_stage_name(artifact: str) -> str:
 
 
 def stage_names(strategy: Strategy) -> list:
-    return [s.name for s in stages_for(strategy)]
+    return [s.name for s in stages_for(strategy, arm_toolchain(strategy, announce=False))]
 
 
-def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool) -> list:
-    """convert, evaluate and bench of one artifact.
+def arm_toolchain(strategy: Strategy, announce: bool = True):
+    """The ARM toolchain for the arm_evaluate stages, or None (they are left out) when the strategy
+    turns them off or, unless ``arm.required``, when something is missing (said once if ``announce``)."""
+    from .arm.toolchain import ArmToolchainMissing, ensure_toolchain
+
+    if not strategy.arm.enabled:
+        return None
+    try:
+        return ensure_toolchain(strategy.arm.lite_setting)
+    except ArmToolchainMissing as exc:
+        if strategy.arm.required:
+            raise
+        if announce:
+            print(f"note: arm .nb files will not be run on ARM kernels here. {exc} The rest of the run goes on.",
+                  flush=True)
+        return None
+
+
+def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, arm=None,
+                  final: bool = False) -> list:
+    """convert, evaluate, arm_evaluate (with an ARM toolchain) and bench of one artifact.
 
     An int8 program is converted for arm only: Lite 2.13's x86 matmul kernels are float and
     misread int8 weights (see quantization.py), so Paddle Inference checks its numerics.
@@ -38,6 +56,9 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool) -
     stages = [convert.stage(targets, made_by, convert_name),
               evaluate.stage(strategy, "x86" in targets, made_by, convert_name,
                              artifact_stage_name(artifact, "evaluate"), int8)]
+    if arm is not None and "arm" in targets:
+        stages.append(arm_evaluate.stage(strategy, arm, made_by, convert_name,
+                                         artifact_stage_name(artifact, "arm_evaluate"), int8, final))
     if int8:
         stages.append(bench.int8_stage(strategy.bench, made_by, bench_name))
     elif "x86" in targets:  # Lite can only be timed here on an x86 .nb
@@ -45,9 +66,10 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool) -
     return stages
 
 
-def stages_for(strategy: Strategy) -> list:
+def stages_for(strategy: Strategy, arm=None) -> list:
+    """Every stage of a strategy, in order; ``arm``: an ArmToolchain, to run each arm .nb on ARM kernels."""
     stages = [data.stage(strategy), teacher.stage(strategy), export.stage()]
-    stages += _check_stages(strategy, "teacher", "export", int8=False)
+    stages += _check_stages(strategy, "teacher", "export", int8=False, arm=arm, final=not strategy.chain)
     previous, previous_export = "teacher", "export"
     if any(step in compress.TRAINING_STEPS for step in strategy.chain):
         stages.append(compress.teacher_logits_stage(strategy.data.max_seq_len))
@@ -57,7 +79,8 @@ def stages_for(strategy: Strategy) -> list:
         made_by = model_stage_name(step)
         if step not in QUANT_STEPS:
             stages.append(export.stage(step, made_by))
-        stages += _check_stages(strategy, step, made_by, int8=step in QUANT_STEPS)
+        stages += _check_stages(strategy, step, made_by, int8=step in QUANT_STEPS, arm=arm,
+                                final=step == strategy.chain[-1])
         previous, previous_export = step, made_by
     return stages
 
@@ -79,7 +102,7 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
     check_strategy_inputs(strategy)
     workdir = Path(workdir or strategy.workdir)
     quiet_paddlenlp()
-    records = Pipeline(workdir, stages_for(strategy)).run(until=until)
+    records = Pipeline(workdir, stages_for(strategy, arm_toolchain(strategy))).run(until=until)
     report = build_report(strategy, records)
     print_table(report)
     if until is None:

@@ -1,0 +1,127 @@
+"""Running an arm `.nb` on Paddle Lite's real ARM kernels here, under qemu-aarch64 (user-mode
+emulation), through the project's ``ppl_run``.
+
+Emulation proves numerics and counts instructions; it says nothing about time on a phone
+(qemu runs AArch64 float SIMD in software, integer SIMD on host vector units), so no time
+is measured here.
+
+CPU identity: qemu shows the host's /proc/cpuinfo, in which Lite finds no ARM core it knows,
+so it picks its generic kernels ("emulator"). "a55" bind-mounts a Cortex-A55's cpuinfo over
+/proc/cpuinfo in a private mount namespace (root only), so Lite picks the kernels it would on
+such a board (the dotprod int8 ones).
+"""
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StageError
+from .toolchain import SYSROOT, ArmToolchain, NATIVE
+
+CPU_IDENTITIES = ("emulator", "a55")
+_DTYPE_CODES = {np.dtype("float32"): 0, np.dtype("int64"): 1, np.dtype("int32"): 2}
+
+
+def write_requests(path: Path, feeds_list: list) -> None:
+    """``feeds_list``: one {input name: array} per request, in ppl_run's requests format."""
+    with open(path, "wb") as f:
+        f.write(b"PPLREQ1\0" + struct.pack("<I", len(feeds_list)))
+        for feeds in feeds_list:
+            f.write(struct.pack("<I", len(feeds)))
+            for name, array in feeds.items():
+                array = np.ascontiguousarray(array)
+                encoded = name.encode()
+                f.write(struct.pack("<I", len(encoded)) + encoded)
+                f.write(struct.pack("<II", _DTYPE_CODES[array.dtype], array.ndim))
+                f.write(struct.pack(f"<{array.ndim}q", *array.shape))
+                f.write(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+
+
+def read_responses(path: Path) -> list:
+    """Output 0 of each request, as float32 arrays."""
+    data = Path(path).read_bytes()
+    if data[:8] != b"PPLRES1\0":
+        raise StageError(f"{path} is not a ppl_run responses file.")
+    (count,), offset, outputs = struct.unpack_from("<I", data, 8), 12, []
+    for _ in range(count):
+        (rank,) = struct.unpack_from("<I", data, offset)
+        dims = struct.unpack_from(f"<{rank}q", data, offset + 4)
+        offset += 4 + 8 * rank
+        numel = int(np.prod(dims)) if rank else 1
+        outputs.append(np.frombuffer(data, "<f4", numel, offset).reshape(dims).copy())
+        offset += 4 * numel
+    return outputs
+
+
+class ArmEmulator:
+    """ppl_run under qemu-aarch64, with one CPU identity."""
+
+    def __init__(self, toolchain: ArmToolchain, cpu: str = "emulator"):
+        if cpu not in CPU_IDENTITIES:
+            raise StageError(f"Unknown ARM CPU identity '{cpu}'; use one of {', '.join(CPU_IDENTITIES)}.")
+        self.toolchain = toolchain
+        self.cpu = cpu
+
+    def _command(self, nb_path, requests: Path, responses: Path, repeat: int, count: bool) -> list:
+        qemu = [self.toolchain.qemu, "-cpu", "max", "-L", str(SYSROOT)]
+        if count:
+            qemu += ["-plugin", str(self.toolchain.counter)]
+        command = [*qemu, str(self.toolchain.runner), str(nb_path), str(requests), str(responses), "1", str(repeat)]
+        if self.cpu == "emulator":
+            return command
+        cpuinfo = NATIVE / f"cpuinfo_{self.cpu}.txt"
+        return ["unshare", "-m", "sh", "-c", f'mount --bind "{cpuinfo}" /proc/cpuinfo && exec "$@"', "sh", *command]
+
+    def _start(self, nb_path, feeds_list: list, folder: Path, tag: str, repeat: int = 1, count: bool = False):
+        requests, responses = folder / f"{tag}.req", folder / f"{tag}.res"
+        write_requests(requests, feeds_list)
+        command = self._command(nb_path, requests, responses, repeat, count)
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), responses
+
+    @staticmethod
+    def _finish(proc, nb_path) -> str:
+        _, stderr = proc.communicate()
+        if proc.returncode != 0:
+            said = [line for line in stderr.splitlines() if line.strip() and not line.startswith("[I")][-1:]
+            raise StageError(f"Paddle Lite's ARM kernels could not run {nb_path} under qemu (exit "
+                             f"{proc.returncode}: {(said or ['no message'])[0][:400]}). If the file is an x86 .nb, "
+                             "convert it for arm; if it is damaged, convert it again.")
+        return stderr
+
+    def run(self, nb_path, feeds_list: list, workers: int | None = None) -> list:
+        """Output 0 of each feeds dict, computed by the ARM kernels; ``workers`` qemu processes in parallel."""
+        workers = max(1, min(workers or os.cpu_count() or 1, len(feeds_list)))
+        shards = [list(range(w, len(feeds_list), workers)) for w in range(workers)]
+        with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:
+            started = [self._start(nb_path, [feeds_list[i] for i in shard], Path(tmp), f"shard{w}")
+                       for w, shard in enumerate(shards)]
+            outputs = [None] * len(feeds_list)
+            for (proc, responses), shard in zip(started, shards):
+                self._finish(proc, nb_path)
+                for index, output in zip(shard, read_responses(responses)):
+                    outputs[index] = output
+        return outputs
+
+    def instructions(self, nb_path, feeds: dict, runs: int) -> dict:
+        """aarch64 instructions per inference: (count of ``runs`` runs - count of 1 run) / (runs - 1),
+        so loading the model and the first run's one-off work are left out. Deterministic."""
+        if runs < 2:
+            raise StageError("Counting instructions needs at least 2 runs (the count of 1 run is subtracted).")
+        with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:
+            counts = {}
+            for repeat in (1, runs):
+                proc, _ = self._start(nb_path, [feeds], Path(tmp), f"count{repeat}", repeat=repeat, count=True)
+                found = re.findall(r"guest_instructions: (\d+)", self._finish(proc, nb_path))
+                if not found:
+                    raise StageError("The qemu instruction-counting plugin printed no count; rebuild the ARM "
+                                     "tools (ppliteformer arm-setup) and check that qemu-user supports plugins.")
+                counts[repeat] = int(found[-1])
+        per_inference = (counts[runs] - counts[1]) / (runs - 1)
+        return {"instructions_per_inference": int(round(per_inference)), "runs": runs,
+                "instructions_1_run": counts[1], f"instructions_{runs}_runs": counts[runs], "cpu_identity": self.cpu}

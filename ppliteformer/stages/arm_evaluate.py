@@ -1,0 +1,102 @@
+"""Stage `arm_evaluate`: an artifact's arm `.nb` on Paddle Lite's ARM kernels, under qemu-aarch64.
+
+Two results, both labelled as coming from emulated ARM kernels (not from a device, and not a time):
+- accuracy and parity on the test split: every text for the final artifact, as many as
+  ``arm.time_budget_s`` allows (at least ``arm.min_texts``) for the others. The reference is
+  Paddle Inference on the same program: float for an fp32 artifact (logits within
+  ``evaluate.logits_atol``, labels on ``evaluate.min_label_agreement``), the simulated int8
+  program for an int8 one (labels on ``arm.int8_min_label_agreement``; the largest logit
+  difference is reported). A failed check fails the run.
+- aarch64 instructions per inference at batch 1, the bench sequence length, 1 thread.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..arm.emulator import ArmEmulator
+from ..bench import synthetic_inputs
+from ..arm.toolchain import ArmToolchain
+from ..errors import StageError
+from ..modeling import load_tokenizer
+from ..pipeline import Stage
+from ..runtimes import NB_FILE, PaddleInferenceModel, logits_over
+from ..standalone_predictor import batch_arrays
+from ..training import encode_texts
+from .data import read_splits
+from .evaluate import compare_logits
+
+RUNTIME = "paddle_lite_arm_kernels_qemu"
+
+
+def _texts_within_budget(emulator: ArmEmulator, nb_path, feeds: list, cfg) -> list:
+    """Outputs for the first texts: ``min_texts`` of them, then as many more as the rest of the
+    time budget allows at the rate the first ones ran."""
+    first = min(cfg.min_texts, len(feeds))
+    start = time.monotonic()
+    outputs = emulator.run(nb_path, feeds[:first])
+    per_text = (time.monotonic() - start) / first
+    more = min(len(feeds) - first, int((cfg.time_budget_s - per_text * first) / per_text))
+    return outputs + (emulator.run(nb_path, feeds[first:first + more]) if more > 0 else [])
+
+
+def _check(metrics: dict, strategy, int8: bool, label: str) -> None:
+    if int8:
+        ok = metrics["label_agreement"] >= strategy.arm.int8_min_label_agreement
+        rule = f"labels agree on at least {strategy.arm.int8_min_label_agreement:.2%}"
+    else:
+        ok = (metrics["max_abs_logit_diff"] <= strategy.evaluate.logits_atol and
+              metrics["label_agreement"] >= strategy.evaluate.min_label_agreement)
+        rule = (f"logits within {strategy.evaluate.logits_atol:.0e} and labels agree on at least "
+                f"{strategy.evaluate.min_label_agreement:.2%}")
+    if not ok:
+        raise StageError(
+            f"{label}: Paddle Lite's ARM kernels and the {'simulated int8 ' if int8 else ''}program on Paddle "
+            f"Inference disagree on {metrics['texts']} test texts: largest logit difference "
+            f"{metrics['max_abs_logit_diff']:.2e}, labels agree on {metrics['label_agreement']:.2%} (required: "
+            f"{rule}). The arm .nb does not compute what the model does; do not deploy it.")
+
+
+def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy, int8: bool, final: bool,
+                    label: str) -> dict:
+    cfg = strategy.arm
+    emulator = ArmEmulator(toolchain, cfg.cpu)
+    tokenizer = load_tokenizer(str(model_dir))
+    ids = encode_texts(tokenizer, [e.text for e in splits.test], strategy.data.max_seq_len)
+    labels = np.asarray([splits.labels.index(e.label) for e in splits.test])
+    feeds = [batch_arrays([row], tokenizer.pad_token_id) for row in ids]
+    if final:
+        outputs = emulator.run(arm_nb, feeds[:cfg.final_texts or len(feeds)])
+    else:
+        outputs = _texts_within_budget(emulator, arm_nb, feeds, cfg)
+    arm = np.concatenate(outputs)
+    count = len(arm)
+    reference = logits_over(PaddleInferenceModel(model_dir), ids[:count], tokenizer.pad_token_id, batch_size=32)
+    metrics = {"runtime": RUNTIME, "cpu_identity": cfg.cpu, "texts": count, "test_texts": len(ids),
+               "whole_test_split": count == len(ids),
+               "reference": "paddle_inference_int8_simulated" if int8 else "paddle_inference",
+               "accuracy": float((arm.argmax(-1) == labels[:count]).mean()),
+               "accuracy_reference_same_texts": float((reference.argmax(-1) == labels[:count]).mean()),
+               **compare_logits(reference, arm)}
+    _check(metrics, strategy, int8, label)
+    bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer))  # what Lite x86 is timed on
+    metrics["instructions"] = emulator.instructions(arm_nb, bench_feeds, cfg.count_runs)
+    metrics["instructions"]["seq_len"] = strategy.bench.seq_len
+    print(f"{label}: ARM kernels under qemu ({cfg.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "
+          f"{count} of {len(ids)} test texts; vs {metrics['reference']} largest logit difference "
+          f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
+          f"{metrics['instructions']['instructions_per_inference'] / 1e6:.2f} M aarch64 instructions per inference "
+          f"(batch 1, seq {strategy.bench.seq_len}, 1 thread; an instruction count, not a time)", flush=True)
+    return metrics
+
+
+def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: str, int8: bool,
+          final: bool) -> Stage:
+    """Run the arm `.nb` made by stage ``converted`` from the inference model of stage ``model``."""
+    def run(ctx):
+        return evaluate_on_arm(toolchain, ctx.input(model), ctx.input(converted) / "arm" / NB_FILE,
+                               read_splits(ctx.input("data")), strategy, int8, final, name)
+    config = {"arm": strategy.arm, "evaluate": strategy.evaluate, "seq_len": strategy.bench.seq_len,
+              "final": final, "native_build": toolchain.build_dir.name}
+    return Stage(name, run, config, inputs=("data", model, converted))
