@@ -7,10 +7,12 @@
         run_on_board.py  run_on_android.py  ...       the deploy scripts of deploy/arm
         README.txt
 
-The expected logits come from this machine: Lite x86 for a float model (the same kernels'
-maths as ARM's fp32, so a tight tolerance), Paddle Inference on the int8 program for an
-int8 model (ARM's int8 kernels round differently, so a looser one). The samples are the
-most confident test texts, whose label a small difference cannot flip.
+The expected logits come from this machine. For an arm bundle, when the ARM toolchain is here
+(ppliteformer/arm), they are this very .nb's outputs on Paddle Lite's ARM kernels under qemu,
+so a device compares like with like (1e-3, fp32 and int8 alike), and lib/ holds the C shim and
+Lite's library for boards without the paddlelite package. Otherwise: Lite x86 for a float
+model (tight tolerance), Paddle Inference on the int8 program for an int8 one (a loose one).
+The samples are the most confident test texts, whose label a small difference cannot flip.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from .standalone_predictor import META_FILE, VOCAB_FILE, TextClassifier, batch_a
 REPO_DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DEPLOY_SCRIPTS = ("run_on_board.py", "run_on_android.py", "benchmark_bin_output.py", "_common.py", "README.md")
 SELFCHECK_FILE = "selfcheck.json"
-ATOL = {"fp32": 1e-3, "int8": 0.25}
+ATOL = {"fp32": 1e-3, "int8": 0.25, "arm_kernels": 1e-3}
+ARM_KERNELS_LABEL = "paddle_lite_arm_kernels_qemu (this .nb on Paddle Lite's ARM kernels, emulated here)"
 
 
 def _artifact_dirs(workdir: Path, artifact: str) -> tuple:
@@ -56,8 +59,23 @@ def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, p
             for _, text, logits in candidates[:count]]
 
 
-def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8) -> list:
-    """Bundle ``artifact`` (default: the report's final) for each target it was converted to."""
+def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolchain) -> list:
+    """The same samples with the logits Paddle Lite's ARM kernels give (under qemu)."""
+    from .arm.emulator import ArmEmulator
+
+    feeds = [batch_arrays([classifier.tokenizer.encode(s["text"]).ids], classifier.pad_id) for s in samples]
+    outputs = ArmEmulator(toolchain).run(arm_nb, feeds)
+    return [{**s, "label": classifier.labels[int(out[0].argmax())], "logits": [float(x) for x in out[0]]}
+            for s, out in zip(samples, outputs)]
+
+
+def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8, arm_toolchain=None) -> list:
+    """Bundle ``artifact`` (default: the report's final) for each target it was converted to.
+
+    With ``arm_toolchain`` (an ArmToolchain) the arm bundle's expected logits come from Paddle
+    Lite's ARM kernels, and its lib/ gets the libraries predict.py needs where no paddlelite
+    package exists.
+    """
     workdir = Path(workdir)
     report_file = workdir / REPORT_FILE
     if not report_file.is_file():
@@ -74,17 +92,22 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
     reference_dir = x86 if x86.is_dir() else converted / "arm"
     classifier = TextClassifier(reference_dir, load_model=False)
     reference = open_lite(x86 / NB_FILE) if x86.is_dir() else PaddleInferenceModel(model_dir, threads=1)
-    atol = ATOL["int8" if int8 else "fp32"]
-    checks = {"atol": atol, "artifact": artifact, "made_with": "paddle_lite_x86" if x86.is_dir() else
-              "paddle_inference (int8 program)", "samples": _samples(workdir, classifier, reference, samples)}
+    chosen = _samples(workdir, classifier, reference, samples)
+    here = {"atol": ATOL["int8" if int8 else "fp32"], "artifact": artifact, "samples": chosen,
+            "made_with": "paddle_lite_x86" if x86.is_dir() else "paddle_inference (int8 program)"}
     out_dir = Path(out_dir) if out_dir else workdir / "bundle"
     made = []
     for target_dir in sorted(p for p in converted.iterdir() if (p / NB_FILE).is_file()):
-        made.append(_write_bundle(target_dir, out_dir / f"{artifact}-{target_dir.name}", checks))
+        checks, libraries = here, ()
+        if target_dir.name == "arm" and arm_toolchain is not None:
+            checks = {"atol": ATOL["arm_kernels"], "artifact": artifact, "made_with": ARM_KERNELS_LABEL,
+                      "samples": _arm_expected(chosen, classifier, target_dir / NB_FILE, arm_toolchain)}
+            libraries = (arm_toolchain.shim, arm_toolchain.lite_library)
+        made.append(_write_bundle(target_dir, out_dir / f"{artifact}-{target_dir.name}", checks, libraries))
     return made
 
 
-def _write_bundle(target_dir: Path, dest: Path, checks: dict) -> Path:
+def _write_bundle(target_dir: Path, dest: Path, checks: dict, libraries=()) -> Path:
     """Write into a temporary folder, then rename: a bundle that exists is complete."""
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -94,10 +117,14 @@ def _write_bundle(target_dir: Path, dest: Path, checks: dict) -> Path:
     shutil.copy(Path(__file__).with_name("standalone_predictor.py"), tmp / "predict.py")
     for name in DEPLOY_SCRIPTS:
         shutil.copy(REPO_DEPLOY / "arm" / name, tmp / name)
+    if libraries:
+        (tmp / "lib").mkdir()
+        for library in libraries:
+            shutil.copy(library, tmp / "lib" / Path(library).name)
     (tmp / SELFCHECK_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1), encoding="utf-8")
     (tmp / "README.txt").write_text(
         f"ppliteformer bundle: {checks['artifact']} for {target_dir.name}.\n\n"
-        "On the device (Python 3 with numpy, paddlelite and tokenizers):\n"
+        "On the device (Python 3 with numpy and tokenizers; paddlelite where pip has it, else lib/ is used):\n"
         "  python3 predict.py --model . --selfcheck selfcheck.json    # labels and logits as made here\n"
         "  python3 predict.py --model . --text \"质量很好\"\n"
         "  python3 predict.py --model . --bench --threads 4\n\n"

@@ -112,11 +112,26 @@ def _cmd_bench(args):
 
 
 def _cmd_bundle(args):
+    from .arm.toolchain import ArmToolchainMissing, ensure_toolchain
     from .bundle import make_bundle
 
     _import_paddle_quietly()
-    for folder in make_bundle(args.workdir, args.artifact, args.out, args.samples):
+    try:
+        arm = ensure_toolchain()
+    except ArmToolchainMissing as exc:
+        arm = None
+        print(f"note: the arm bundle's self-check is made without ARM kernels and it gets no lib/. {exc}",
+              file=sys.stderr)
+    for folder in make_bundle(args.workdir, args.artifact, args.out, args.samples, arm_toolchain=arm):
         print(f"bundle: {folder}")
+
+
+def _cmd_arm_setup(args):
+    from .arm.toolchain import ensure_toolchain
+
+    toolchain = ensure_toolchain(args.lite_dir or "")
+    print(f"Paddle Lite ARM build: {toolchain.lite_dir}\nqemu: {toolchain.qemu}\nbuilt: {toolchain.runner}, "
+          f"{toolchain.shim}, {toolchain.counter}")
 
 
 def _cmd_report(args):
@@ -176,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", help="where to write <artifact>-<target>/ folders (default: WORKDIR/bundle)")
     bundle.add_argument("--samples", type=int, default=8, help="texts in selfcheck.json")
     bundle.set_defaults(func=_cmd_bundle)
+
+    arm_setup = sub.add_parser("arm-setup", help="build ppliteformer's ARM pieces (C shim, runner, instruction "
+                               "counter) against a Paddle Lite ARM build, or say what is missing")
+    arm_setup.add_argument("--lite-dir", help="a Paddle Lite ARM build (include/, lib/libpaddle_light_api_shared.so); "
+                           "default: $PPLITEFORMER_LITE_ARM, then ../shared/lite-armv8 beside the checkout")
+    arm_setup.set_defaults(func=_cmd_arm_setup)
 
     report = sub.add_parser("report", help="render a finished run's report.json as report.html (self-contained, "
                             "with plots) and report.md")

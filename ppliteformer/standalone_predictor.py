@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Standalone Paddle Lite text classifier: the file that ships to a phone or an ARM board.
 
-It imports only numpy, paddlelite and the `tokenizers` library (no paddle, no paddlenlp,
-which do not install on ARM boards), so it can be copied on its own next to a model
-folder made by `ppliteformer convert`:
+It imports only numpy and the `tokenizers` library, plus the `paddlelite` package where one
+exists (no paddle, no paddlenlp, which do not install on ARM boards), so it can be copied on
+its own next to a model folder made by `ppliteformer convert`:
 
-    model.nb  vocab.txt  ppliteformer_meta.json
+    model.nb  vocab.txt  ppliteformer_meta.json  [lib/libppl_lite.so  lib/libpaddle_light_api_shared.so]
+
+Where `paddlelite` is not importable (every ARM Linux board: PyPI has no aarch64 build), the
+`.nb` runs through Paddle Lite's own C++ library by way of ppliteformer's small C shim
+(`lib/libppl_lite.so`, loaded with ctypes; a bundle for arm ships both libraries, and
+$PPLITEFORMER_LITE_SHIM may name another copy of the shim).
 
 Usage:
     python predict.py --model DIR_OR_NB --text "质量很好" [--text ...] [--file texts.txt] [--json]
@@ -29,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 META_FILE = "ppliteformer_meta.json"
+SHIM_LIBRARY = "libppl_lite.so"
+SHIM_ENV = "PPLITEFORMER_LITE_SHIM"
 VOCAB_FILE = "vocab.txt"
 INPUT_NAMES = ("input_ids", "token_type_ids", "position_ids", "attention_mask")
 
@@ -105,12 +112,8 @@ def this_machine_target() -> str:
     return "arm" if machine.startswith(("arm", "aarch64")) else "x86"
 
 
-def check_nb_loads(nb_path) -> None:
-    """Refuse a `.nb` that Paddle Lite would abort the whole process on.
-
-    Lite ends the process (SIGABRT) on a fatal load error instead of raising, so after the
-    cheap header and target checks the model is loaded once in a child process first.
-    """
+def check_nb_target(nb_path) -> None:
+    """A complete `.nb` converted for this machine's kind of CPU, or a PredictorError saying what to do."""
     targets = nb_targets(nb_path)
     here = this_machine_target()
     foreign = targets - {"host", here}
@@ -118,6 +121,15 @@ def check_nb_loads(nb_path) -> None:
         raise PredictorError(f"{nb_path} was converted for {', '.join(sorted(foreign))} and cannot run on this "
                              f"{here} machine. Convert the model with '--target {here}' to run it here, or "
                              "copy this file to a device of its own kind.")
+
+
+def check_nb_loads(nb_path) -> None:
+    """Refuse a `.nb` that Paddle Lite would abort the whole process on.
+
+    Lite ends the process (SIGABRT) on a fatal load error instead of raising, so after the
+    cheap header and target checks the model is loaded once in a child process first.
+    """
+    check_nb_target(nb_path)
     proc = subprocess.run([sys.executable, "-c", _PROBE, str(nb_path)], capture_output=True, text=True,
                           timeout=600)
     if proc.returncode != 0:
@@ -127,8 +139,91 @@ def check_nb_loads(nb_path) -> None:
                              "convert the model again with this Paddle Lite.")
 
 
+def paddlelite_available() -> bool:
+    try:
+        import paddlelite.lite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_model(nb_path, threads: int = 1):
+    """The `.nb` on the `paddlelite` package where it is installed, else on the C shim."""
+    return LiteModel(nb_path, threads) if paddlelite_available() else ShimLiteModel(nb_path, threads)
+
+
+def find_shim(nb_path) -> Path:
+    """$PPLITEFORMER_LITE_SHIM, else lib/libppl_lite.so beside the model or beside this script."""
+    candidates = [os.environ.get(SHIM_ENV, "")] + [str(folder / "lib" / SHIM_LIBRARY) for folder in
+                                                   (Path(nb_path).resolve().parent, Path(__file__).resolve().parent)]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate):
+            return Path(candidate)
+    raise PredictorError(
+        f"Neither the paddlelite Python package nor ppliteformer's Lite library ({SHIM_LIBRARY}) was found, so "
+        f"there is nothing to run {nb_path} with. On an ARM board, copy the whole bundle folder made by "
+        f"'ppliteformer bundle' (its lib/ holds {SHIM_LIBRARY} and Paddle Lite's library), or set {SHIM_ENV} to "
+        "the path of a libppl_lite.so built for this machine (deploy/cpp/README.md); elsewhere, pip install "
+        "paddlelite.")
+
+
+class ShimLiteModel:
+    """A Paddle Lite `.nb` model run by Paddle Lite's C++ light API through libppl_lite.so (ctypes).
+
+    Lite built with exceptions (as ppliteformer's is) reports load and run errors instead of
+    aborting, so no load probe in a child process is needed here.
+    """
+
+    _DTYPES = {np.dtype("float32"): 0, np.dtype("int64"): 1, np.dtype("int32"): 2}
+
+    def __init__(self, nb_path, threads: int = 1, library=None):
+        import ctypes
+
+        check_nb_target(nb_path)
+        lib = ctypes.CDLL(str(library or find_shim(nb_path)))
+        lib.ppl_create.restype = ctypes.c_void_p
+        lib.ppl_create.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        lib.ppl_destroy.argtypes = [ctypes.c_void_p]
+        lib.ppl_set_input.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
+                                      ctypes.POINTER(ctypes.c_int64), ctypes.c_int, ctypes.c_void_p]
+        lib.ppl_run.argtypes = [ctypes.c_void_p]
+        lib.ppl_output.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                                   ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float))]
+        lib.ppl_last_error.restype = ctypes.c_char_p
+        self._ctypes, self._lib = ctypes, lib
+        self._handle = lib.ppl_create(str(nb_path).encode(), threads)
+        if not self._handle:
+            raise PredictorError(f"{self._error()} The file is damaged, was converted for another target, or "
+                                 "was made by a different Paddle Lite version; convert the model again.")
+
+    def _error(self) -> str:
+        return self._lib.ppl_last_error().decode(errors="replace")
+
+    def _check(self, status: int) -> None:
+        if status != 0:
+            raise PredictorError(f"Paddle Lite failed: {self._error()}")
+
+    def run(self, inputs: dict) -> np.ndarray:
+        c = self._ctypes
+        for name in INPUT_NAMES:
+            array = np.ascontiguousarray(inputs[name])
+            dims = (c.c_int64 * array.ndim)(*array.shape)
+            self._check(self._lib.ppl_set_input(self._handle, name.encode(), self._DTYPES[array.dtype], dims,
+                                                array.ndim, array.ctypes.data_as(c.c_void_p)))
+        self._check(self._lib.ppl_run(self._handle))
+        ndim, dims, data = c.c_int(), (c.c_int64 * 8)(), c.POINTER(c.c_float)()
+        self._check(self._lib.ppl_output(self._handle, 0, c.byref(ndim), dims, c.byref(data)))
+        shape = tuple(dims[:ndim.value])
+        return np.ctypeslib.as_array(data, shape=(int(np.prod(shape)),)).reshape(shape).copy()
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            self._lib.ppl_destroy(self._handle)
+            self._handle = None
+
+
 class LiteModel:
-    """A Paddle Lite `.nb` model run through the light (mobile) predictor."""
+    """A Paddle Lite `.nb` model run through the light (mobile) predictor of the `paddlelite` package."""
 
     def __init__(self, nb_path, threads: int = 1):
         from paddlelite.lite import MobileConfig, create_paddle_predictor
@@ -182,7 +277,7 @@ class TextClassifier:
         self.max_seq_len = int(self.meta["max_seq_len"])
         self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta["do_lower_case"], self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
-        self.model = LiteModel(nb_path, threads) if load_model else None
+        self.model = open_model(nb_path, threads) if load_model else None
 
     def encode(self, text: str) -> list:
         encoding = self.tokenizer.encode(text)

@@ -102,11 +102,12 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
     check_strategy_inputs(strategy)
     workdir = Path(workdir or strategy.workdir)
     quiet_paddlenlp()
-    records = Pipeline(workdir, stages_for(strategy, arm_toolchain(strategy))).run(until=until)
+    arm = arm_toolchain(strategy)
+    records = Pipeline(workdir, stages_for(strategy, arm)).run(until=until)
     report = build_report(strategy, records)
     print_table(report)
     if until is None:
         write_report(workdir, report)
-        for folder in make_bundle(workdir):
+        for folder in make_bundle(workdir, arm_toolchain=arm):
             print(f"bundle: {folder}")
     return report
