@@ -212,5 +212,10 @@ def stage(step: str, cfg, previous: str, previous_export: str, max_seq_len: int)
         return Stage(step, lambda ctx: qat(ctx, cfg, previous, max_seq_len, previous_export), cfg,
                      inputs=("data", "teacher_logits", previous, previous_export))
     teacher = ("teacher", "teacher_logits") if step in TRAINING_STEPS else ()
-    return Stage(step, lambda ctx: FLOAT_STEPS[step](ctx, cfg, previous, max_seq_len), cfg,
+    config = cfg
+    if step == "embedding_int8":
+        from ..int8_embedding import LAYOUT
+
+        config = {"config": cfg, "layout": LAYOUT}
+    return Stage(step, lambda ctx: FLOAT_STEPS[step](ctx, cfg, previous, max_seq_len), config,
                  inputs=("data", *teacher, previous))
