@@ -26,12 +26,26 @@ export PIP_EXTRA_INDEX_URL=""
 .venv/bin/python -m pip install --quiet --upgrade "pip==24.2" "setuptools==75.1.0" "wheel==0.44.0"
 .venv/bin/python -m pip install --quiet -r requirements.lock
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-# Headless Chromium renders the HTML report in its test (Debian's package; needs root and apt).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: headless Chromium renders the HTML report in its test; qemu-user and the
+# aarch64 cross compiler run arm .nb files on Paddle Lite's ARM kernels (ppliteformer/arm).
+APT_PACKAGES=""
+command -v chromium >/dev/null 2>&1 || APT_PACKAGES="$APT_PACKAGES chromium"
+command -v qemu-aarch64 >/dev/null 2>&1 || APT_PACKAGES="$APT_PACKAGES qemu-user"
+command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || APT_PACKAGES="$APT_PACKAGES g++-aarch64-linux-gnu"
+if [ -n "$APT_PACKAGES" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && apt-get install -y -qq $APT_PACKAGES >/dev/null
   else
-    echo "note: chromium is not installed; the report screenshot test needs it (apt-get install chromium)." >&2
+    echo "note: not installed:$APT_PACKAGES (apt-get install$APT_PACKAGES as root). The report screenshot test" \
+         "needs chromium; running arm .nb files here needs qemu-user and g++-aarch64-linux-gnu." >&2
   fi
+fi
+# ppliteformer's ARM pieces, built against $PPLITEFORMER_LITE_ARM or ../shared/lite-armv8; without a
+# Paddle Lite ARM build the ARM steps are left out of runs and say what is missing.
+.venv/bin/ppliteformer arm-setup || echo "note: ARM kernels will not be run here (see the line above)." >&2
+# An aarch64 Python (Debian's arm64 python3 + numpy, PyPI's aarch64 tokenizers) for the test that
+# runs a bundle's predict.py as on an ARM board; needs root for dpkg's arm64 architecture.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  bash scripts/arm_python_userland.sh build/arm-python >/dev/null
 fi
 .venv/bin/python -c "import paddle, paddlelite.lite, paddlenlp, paddleslim; print('ppliteformer environment ready in .venv')"

@@ -9,6 +9,7 @@ from ppliteformer.stages.export import program_op_types
 from ppliteformer.structure import STRUCTURE_FILE, load_checkpoint
 
 from .conftest import TINY_STRATEGY
+from .test_arm import MISSING, needs_arm
 
 CHAIN = """
 chain: [distill, prune, trim_vocab, embedding_int8, qat]
@@ -93,7 +94,30 @@ def test_embedding_int8_runs_on_lite_and_shrinks_the_nb(chain_run):
     assert arts["embedding_int8"]["nb_bytes_arm"] < arts["trim_vocab"]["nb_bytes_arm"]
     assert arts["embedding_int8"]["accuracy_x86_lite"] is not None  # Lite x86 ran it, logits checked
     ops = program_op_types(workdir / "embedding_int8_export")
-    assert "cast" in ops and "lookup_table_v2" in ops
+    assert "gather" in ops and "cast" in ops  # rows gathered from the int8 table, then dequantized
+
+
+@needs_arm
+def test_every_arm_nb_of_the_chain_ran_on_arm_kernels(chain_run):
+    _, report = chain_run
+    for artifact in report["artifacts"]:
+        assert artifact["arm_texts"] >= min(64, report["data"]["test"]), artifact["name"]
+        assert artifact["arm_instructions_per_inference"] > 0
+        if artifact["int8"]:
+            assert artifact["label_agreement_arm_vs_reference"] >= 0.99
+            assert artifact["arm_reference"] == "paddle_inference_int8_simulated"
+        else:
+            assert artifact["max_abs_logit_diff_arm_vs_reference"] < 1e-4
+    final = report["artifacts"][-1]
+    assert final["arm_whole_test_split"] and final["arm_texts"] == report["data"]["test"]
+
+
+@needs_arm
+def test_int8_embedding_costs_no_more_arm_instructions_than_the_float_one(chain_run):
+    _, report = chain_run
+    arts = {a["name"]: a for a in report["artifacts"]}
+    assert arts["embedding_int8"]["arm_instructions_per_inference"] <= \
+        arts["trim_vocab"]["arm_instructions_per_inference"] * 1.02
 
 
 def test_qat_program_has_quant_ops_and_a_smaller_nb_than_float(chain_run):
@@ -166,7 +190,8 @@ def test_run_ends_with_a_complete_bundle_of_the_final_model(chain_run):
                  "run_on_board.py", "run_on_android.py", "README.txt"):
         assert (bundle / name).is_file(), name
     check = json.loads((bundle / "selfcheck.json").read_text())
-    assert len(check["samples"]) == 8 and check["made_with"].startswith("paddle_inference")
+    made_with = "paddle_inference" if MISSING else "paddle_lite_arm_kernels_qemu"  # ARM kernels where they are here
+    assert len(check["samples"]) == 8 and check["made_with"].startswith(made_with)
     assert not list((workdir / "bundle").glob(".*tmp*"))
 
 

@@ -1,0 +1,175 @@
+"""Paddle Lite's ARM kernels under qemu-aarch64: toolchain discovery, evaluation, instruction
+counts, ARM-made self-checks and predict.py on an aarch64 Python with no paddlelite package."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ppliteformer.arm.toolchain import LITE_ENV, ArmToolchainMissing, ensure_toolchain, missing_parts
+from ppliteformer.errors import StageError
+from ppliteformer.runtimes import NB_FILE
+from ppliteformer.standalone_predictor import batch_arrays
+
+from .conftest import REPO, TINY_STRATEGY
+
+MISSING = missing_parts()
+needs_arm = pytest.mark.skipif(bool(MISSING), reason=f"no ARM toolchain here: {'; '.join(MISSING)}")
+ARM_PYTHON = REPO / "build" / "arm-python"
+needs_arm_python = pytest.mark.skipif(not (ARM_PYTHON / "rootfs" / "usr" / "bin" / "python3.11").is_file(),
+                                      reason="no aarch64 Python userland: run scripts/arm_python_userland.sh as root")
+
+
+def test_a_missing_lite_build_is_named_with_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv(LITE_ENV, str(tmp_path / "nowhere"))
+    missing = missing_parts()
+    assert len(missing) >= 1 and str(tmp_path / "nowhere") in missing[0] and LITE_ENV in missing[0]
+    with pytest.raises(ArmToolchainMissing, match="build.sh"):
+        ensure_toolchain()
+
+
+def test_a_run_goes_on_without_arm_unless_required(monkeypatch, tmp_path, capsys, corpus_tsv):
+    from ppliteformer.config import load_strategy
+    from ppliteformer.workflow import arm_toolchain, stage_names
+
+    monkeypatch.setenv(LITE_ENV, str(tmp_path / "nowhere"))
+    path = tmp_path / "s.yaml"
+    path.write_text(TINY_STRATEGY.format(data=corpus_tsv), encoding="utf-8")
+    strategy = load_strategy(path)
+    assert arm_toolchain(strategy) is None
+    assert "will not be run on ARM kernels" in capsys.readouterr().out
+    assert "arm_evaluate" not in stage_names(strategy)
+    path.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "arm: {required: true}\n", encoding="utf-8")
+    with pytest.raises(ArmToolchainMissing):
+        arm_toolchain(load_strategy(path))
+
+
+@needs_arm
+def test_every_text_of_the_final_artifact_ran_on_arm_kernels_and_matches(tiny_run):
+    workdir, report = tiny_run
+    teacher = report["artifacts"][0]
+    metrics = json.loads((workdir / "manifest.json").read_text())["stages"]["arm_evaluate"]["metrics"]
+    assert teacher["arm_texts"] == metrics["test_texts"] == report["data"]["test"] and teacher["arm_whole_test_split"]
+    assert teacher["max_abs_logit_diff_arm_vs_reference"] < 1e-4 and teacher["label_agreement_arm_vs_reference"] == 1
+    assert teacher["accuracy_arm"] == teacher["accuracy"]
+    assert teacher["arm_instructions_per_inference"] > 100_000 and teacher["arm_instruction_ratio_vs_teacher"] == 1
+    assert "paddle_lite_arm_kernels_qemu" in teacher["accuracy_verified_by"]
+
+
+@needs_arm
+def test_instruction_counts_are_deterministic(tiny_run):
+    from ppliteformer.arm.emulator import ArmEmulator
+    from ppliteformer.bench import synthetic_inputs
+
+    workdir, report = tiny_run
+    emulator = ArmEmulator(ensure_toolchain())
+    nb = workdir / "convert" / "arm" / NB_FILE
+    first, second = (emulator.instructions(nb, synthetic_inputs(1, 48, 100), runs=3) for _ in range(2))
+    assert first == second and first["instructions_per_inference"] > 0
+    assert first["instructions_3_runs"] > first["instructions_1_run"]
+
+
+@needs_arm
+def test_an_x86_nb_on_arm_kernels_is_a_clear_error(tiny_run):
+    from ppliteformer.arm.emulator import ArmEmulator
+
+    workdir, _ = tiny_run
+    with pytest.raises(StageError, match="could not run .* under qemu"):
+        ArmEmulator(ensure_toolchain()).run(workdir / "convert" / "x86" / NB_FILE, [batch_arrays([[1, 5, 2]])])
+
+
+@needs_arm
+def test_non_final_artifacts_run_at_least_min_texts_within_the_budget(tiny_run):
+    from ppliteformer.arm.emulator import ArmEmulator
+    from ppliteformer.config import ArmConfig
+    from ppliteformer.stages.arm_evaluate import _texts_within_budget
+
+    workdir, _ = tiny_run
+    feeds = [batch_arrays([[1, 5 + i, 2]]) for i in range(20)]
+    emulator = ArmEmulator(ensure_toolchain())
+    nb = workdir / "convert" / "arm" / NB_FILE
+    assert len(_texts_within_budget(emulator, nb, feeds, ArmConfig(min_texts=3, time_budget_s=1e-6))) == 3
+    assert len(_texts_within_budget(emulator, nb, feeds, ArmConfig(min_texts=3, time_budget_s=1e6))) == 20
+
+
+def test_a_failed_arm_parity_check_fails_the_stage():
+    from ppliteformer.config import Strategy
+    from ppliteformer.stages.arm_evaluate import _check
+
+    strategy = Strategy(name="t", workdir="w")
+    fine = {"texts": 64, "max_abs_logit_diff": 1e-6, "label_agreement": 1.0}
+    _check(fine, strategy, int8=False, label="teacher_arm_evaluate")
+    with pytest.raises(StageError, match="do not deploy"):
+        _check({**fine, "max_abs_logit_diff": 0.2}, strategy, int8=False, label="teacher_arm_evaluate")
+    _check({**fine, "max_abs_logit_diff": 0.2}, strategy, int8=True, label="qat_arm_evaluate")  # int8: labels rule
+    with pytest.raises(StageError, match="simulated int8"):
+        _check({**fine, "label_agreement": 0.95}, strategy, int8=True, label="qat_arm_evaluate")
+
+
+@needs_arm
+def test_arm_bundle_ships_the_libraries_and_a_self_check_made_on_arm_kernels(tiny_run):
+    workdir, _ = tiny_run
+    bundle = workdir / "bundle" / "teacher-arm"
+    assert (bundle / "lib" / "libppl_lite.so").is_file() and (bundle / "lib" / "libpaddle_light_api_shared.so").is_file()
+    check = json.loads((bundle / "selfcheck.json").read_text())
+    assert check["made_with"].startswith("paddle_lite_arm_kernels_qemu") and check["atol"] == 1e-3
+    x86 = json.loads((workdir / "bundle" / "teacher-x86" / "selfcheck.json").read_text())
+    assert [s["text"] for s in x86["samples"]] == [s["text"] for s in check["samples"]]
+    assert not (workdir / "bundle" / "teacher-x86" / "lib").exists()
+
+
+def _arm_python(bundle: Path, *args) -> subprocess.CompletedProcess:
+    """The bundle's predict.py on Debian's aarch64 python3.11 under qemu: no paddlelite there."""
+    from ppliteformer.arm.toolchain import QEMU
+
+    env = dict(os.environ, PYTHONPATH=str(ARM_PYTHON / "site"))
+    env.pop(LITE_ENV, None)
+    return subprocess.run([QEMU, "-L", str(ARM_PYTHON / "rootfs"), str(ARM_PYTHON / "rootfs/usr/bin/python3.11"),
+                           *args], cwd=bundle, env=env, capture_output=True, text=True, timeout=600)
+
+
+@needs_arm
+@needs_arm_python
+def test_predict_py_runs_on_aarch64_python_without_paddlelite(tiny_run, tmp_path):
+    import shutil
+
+    workdir, _ = tiny_run
+    bundle = tmp_path / "board"
+    shutil.copytree(workdir / "bundle" / "teacher-arm", bundle)
+    probe = _arm_python(bundle, "-c", "import platform, importlib.util; "
+                        "print(platform.machine(), importlib.util.find_spec('paddlelite') is None)")
+    assert probe.stdout.split() == ["aarch64", "True"], probe.stderr
+    check = _arm_python(bundle, "predict.py", "--model", ".", "--selfcheck", "selfcheck.json", "--json")
+    result = json.loads(check.stdout.splitlines()[-1])
+    assert check.returncode == 0 and result["passed"] and result["max_abs_logit_diff"] <= 1e-3, check.stderr
+    text = _arm_python(bundle, "predict.py", "--model", ".", "--text", "质量很好", "--json")
+    answer = json.loads(text.stdout.splitlines()[-1])
+    assert text.returncode == 0 and answer["label"] in ("negative", "positive") and 0.5 <= answer["probability"] <= 1
+    expected = json.loads((bundle / "selfcheck.json").read_text())
+    expected["samples"][0]["logits"][0] += 0.01
+    (bundle / "selfcheck.json").write_text(json.dumps(expected))
+    assert _arm_python(bundle, "predict.py", "--model", ".", "--selfcheck", "selfcheck.json").returncode == 1
+    (bundle / "lib" / "libppl_lite.so").unlink()
+    missing = _arm_python(bundle, "predict.py", "--model", ".", "--text", "好")
+    assert missing.returncode == 2 and "PPLITEFORMER_LITE_SHIM" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_int8_embedding_packing_round_trips_exactly():
+    import paddle
+
+    from ppliteformer.int8_embedding import Int8Embedding
+
+    paddle.seed(3)
+    for dim in (8, 10):  # a multiple of four, and one that needs padded columns
+        embedding = paddle.nn.Embedding(50, dim, padding_idx=0)
+        layer = Int8Embedding.from_float(embedding)
+        weight = embedding.weight.numpy()
+        scale = np.maximum(np.abs(weight).max(1, keepdims=True) / 127, 1e-8)
+        expected = np.clip(np.round(weight / scale), -127, 127) * scale
+        expected[0] = 0  # padding_idx
+        ids = np.array([[0, 1, 49, 7], [3, 3, 0, 2]], "int64")
+        got = layer(paddle.to_tensor(ids)).numpy()
+        assert got.shape == (2, 4, dim)
+        np.testing.assert_allclose(got, expected[ids], rtol=0, atol=1e-6)
