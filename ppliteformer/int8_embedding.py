@@ -1,80 +1,77 @@
-"""A word-embedding table stored as int8 with one float scale per row, dequantized per looked-up row.
+"""A word-embedding table stored as uint8 with a min and max per row, dequantized per looked-up row
+by the ``lookup_table_dequant`` op.
 
-Storage: int8 values q in [-127, 127], packed four to an int32 (``weight_packed``, shape
-[vocab, ceil(dim / 4)]), plus ``scale`` [vocab, 1]. The forward pass gathers the rows of the
-ids it is given, unpacks their bytes with integer remainder/subtract/divide, and multiplies by
-their scales, so the cost grows with the tokens in the input, not with the vocabulary.
+Storage (``table``, float32 [vocab, 2 + dim / 4]): each row is [min, max, then dim uint8 codes
+packed four to a float32's bytes]; the stored max is min + 256 steps, so that code 255 is the
+row's largest value and every value is within half a step. The op returns ``(max - min) / 256 * code + min`` for the
+rows of the ids it is given (zeros for ``padding_idx``), so the cost grows with the tokens in
+the input, not with the vocabulary. Paddle (dygraph and Paddle Inference) and Paddle Lite's
+ARM kernels both implement it, with the same formula; Lite x86 has no kernel for it, so the
+x86 conversion replaces it by a float lookup of the dequantized table (``x86_rewrites``).
 
-Why packed int32: the ops must run on Paddle Inference (the reference) and on Paddle Lite's
-arm and x86 kernels. Paddle's CPU gather has no int8 kernel and Lite's gather no uint8 one,
-while both gather int32; PaddleSlim's ``quant_embedding`` ops (``dequantize_abs_max``) have no
-Lite kernels. The first version of this layer dequantized the whole table on every call
-(cast/sub/mul over vocab x dim), which made an int8 embedding cost more ARM instructions than
-the float one it replaced.
-
-Packing: byte k of a packed value holds column 4j + k as u = q + 128 in [1, 255]; the top
-byte is stored signed (u - 128 = q), so the int32 is exact and
-``value = u0 + 256 u1 + 65536 u2 + 16777216 q3``. Unpacking with a remainder in [0, 256) and exact
-division gives u0, u1, u2 and then q3 itself. The padding row is all zeros, which is what the float embedding's
-``padding_idx`` returns for it.
+Why not the obvious ops: a first version stored a uint8 table and dequantized it with
+cast/sub/mul before a float lookup, i.e. the whole table on every call (about 2.9 M aarch64
+instructions per inference at 4,924 x 64, half the cost of the float model it came from);
+PaddleSlim's ``quant_embedding`` emits ``dequantize_abs_max``, which Lite 2.13 cannot run;
+Lite's int8 ``lookup_table_v2`` gave wrong values on ARM and does not convert for x86.
 
 A module of its own that imports paddle at the top: dy2static re-executes ``forward``'s
 source with this module's globals, so names must be module-level.
 """
 import numpy as np
 import paddle
+from paddle.base.layer_helper import LayerHelper
 
-BYTES = 4
-LAYOUT = "int8_packed_int32_rows"  # part of the embedding_int8 stage's key: a new layout redoes the stage
+LAYOUT = "lookup_table_dequant_rows"  # part of the embedding_int8 stage's key: a new layout redoes the stage
+LEVELS = 256  # the op's fixed 8-bit code range
 
 
-def pack_rows(q: np.ndarray) -> np.ndarray:
-    """int8 values [rows, dim] -> int32 [rows, ceil(dim / 4)] (zero-padded columns)."""
-    rows, dim = q.shape
-    padded = np.zeros((rows, -(-dim // BYTES) * BYTES), "int64")
-    padded[:, :dim] = q
-    groups = padded.reshape(rows, -1, BYTES)
-    u = groups[..., :3] + 128
-    return (u[..., 0] + 256 * u[..., 1] + 65536 * u[..., 2] + 16777216 * groups[..., 3]).astype("int32")
+def quantize_table(weight: np.ndarray, per_row: bool = True) -> np.ndarray:
+    """float32 [vocab, dim] -> the op's table [vocab, 2 + ceil(dim / 4)] (codes zero-padded to a multiple of 4)."""
+    vocab, dim = weight.shape
+    low = weight.min(axis=1, keepdims=True) if per_row else np.full((vocab, 1), weight.min(), "float32")
+    high = weight.max(axis=1, keepdims=True) if per_row else np.full((vocab, 1), weight.max(), "float32")
+    step = (np.where(high > low, high, low + 1e-8) - low) / (LEVELS - 1)  # code 255 is the row's max
+    codes = np.zeros((vocab, -(-dim // 4) * 4), "uint8")
+    codes[:, :dim] = np.clip(np.round((weight - low) / step), 0, LEVELS - 1)
+    stored_high = low + step * LEVELS  # so that the op's (max - min) / 256 is this step
+    return np.concatenate([low, stored_high, codes.view("float32")], axis=1).astype("float32")
+
+
+def dequantize_table(table: np.ndarray, dim: int) -> np.ndarray:
+    """The op's table -> the float32 [vocab, dim] it stands for (what the op returns row by row)."""
+    low, high = table[:, :1], table[:, 1:2]
+    codes = np.ascontiguousarray(table[:, 2:]).view("uint8")[:, :dim]
+    return ((high - low) / LEVELS * codes.astype("float32") + low).astype("float32")
+
+
+def lookup_table_dequant(table, ids, padding_idx: int):
+    """The op on ``ids`` [..., 1] -> [..., dim]: Paddle's kernel in dygraph, an op in a static program."""
+    if paddle.in_dynamic_mode():
+        return paddle._legacy_C_ops.lookup_table_dequant(table, ids, "padding_idx", padding_idx)
+    helper = LayerHelper("lookup_table_dequant")
+    out = helper.create_variable_for_type_inference("float32")
+    helper.append_op(type="lookup_table_dequant", inputs={"W": [table], "Ids": [ids]}, outputs={"Out": [out]},
+                     attrs={"padding_idx": padding_idx})
+    return out
 
 
 class Int8Embedding(paddle.nn.Layer):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None):
         super().__init__()
         self.embedding_dim = embedding_dim
-        self.padding_idx = padding_idx
-        self.register_buffer("weight_packed", paddle.zeros([num_embeddings, -(-embedding_dim // BYTES)], "int32"))
-        self.register_buffer("scale", paddle.ones([num_embeddings, 1], "float32"))
+        self.padding_idx = -1 if padding_idx is None else padding_idx
+        self.register_buffer("table", paddle.zeros([num_embeddings, 2 + -(-embedding_dim // 4)], "float32"))
 
     @classmethod
     def from_float(cls, embedding, per_row_scale: bool = True):
         weight = embedding.weight.detach().astype("float32").numpy()
         layer = cls(weight.shape[0], weight.shape[1], embedding._padding_idx)
-        peak = np.abs(weight).max(axis=1, keepdims=True) if per_row_scale else \
-            np.full((weight.shape[0], 1), np.abs(weight).max(), "float32")
-        scale = np.maximum(peak / 127.0, 1e-8).astype("float32")
-        q = np.clip(np.round(weight / scale), -127, 127).astype("int64")
-        if layer.padding_idx is not None and layer.padding_idx >= 0:
-            q[layer.padding_idx] = 0
-        layer.weight_packed.set_value(pack_rows(q))
-        layer.scale.set_value(scale)
+        layer.table.set_value(quantize_table(weight, per_row_scale))
         return layer
 
     def forward(self, ids):
-        flat = paddle.reshape(ids, [-1])
-        packed = paddle.gather(self.weight_packed, flat)
-        base = paddle.full([1], 256, "int32")
-        parts = []
-        for _ in range(3):
-            # remainder twice: Lite's int remainder takes the dividend's sign (C's %), Paddle's the
-            # divisor's; after adding 256 the value is positive and both agree
-            low = paddle.remainder(paddle.remainder(packed, base) + base, base)
-            parts.append(low - 128)
-            packed = paddle.floor_divide(packed - low, base)  # exact, so truncating and flooring agree
-        parts.append(packed)
-        q = paddle.reshape(paddle.stack(parts, axis=-1), [-1, self.weight_packed.shape[1] * BYTES])
-        if self.weight_packed.shape[1] * BYTES != self.embedding_dim:
-            q = q[:, :self.embedding_dim]
-        rows = paddle.cast(q, "float32") * paddle.gather(self.scale, flat)
-        shape = paddle.concat([paddle.shape(ids), paddle.full([1], self.embedding_dim, "int32")])
-        return paddle.reshape(rows, shape)
+        rows = lookup_table_dequant(self.table, paddle.unsqueeze(ids, -1), self.padding_idx)
+        if self.table.shape[1] * 4 - 8 != self.embedding_dim:  # codes padded to a multiple of 4
+            rows = rows[..., :self.embedding_dim]
+        return rows

@@ -17,6 +17,9 @@ evaluate stage checks the x86 `.nb`'s logits against Paddle Inference on the tes
 2. ``transpose2`` that only moves axes of size 1 -> ``reshape2``. With one attention head
    (a pruned model), [batch, seq, 1, head_dim] -> [batch, 1, seq, head_dim] keeps the memory
    order, so it is a reshape, which Lite runs in place instead of copying through Eigen.
+3. ``lookup_table_dequant`` (the int8 embedding, ``int8_embedding.py``) -> ``lookup_table`` over
+   the table it stands for, dequantized once here: Lite x86 has no kernel for the op. The x86
+   `.nb` then holds that table in float (4x the bytes); the arm `.nb` keeps the int8 one.
 
     python -m ppliteformer.x86_rewrites MODEL_DIR OUT_DIR   prints {"matmul_v2_as_mul": N, ...}
 """
@@ -97,7 +100,35 @@ def transposes_as_reshape(program) -> int:
     return rewritten
 
 
-REWRITES = {"matmul_v2_as_mul": linear_matmuls_as_mul, "transpose2_as_reshape2": transposes_as_reshape}
+def dequantized_lookups(program) -> int:
+    """Replace each ``lookup_table_dequant`` by ``lookup_table`` over a new float parameter holding
+    its dequantized table (set in the current scope); how many."""
+    import numpy as np
+    import paddle
+
+    from .int8_embedding import dequantize_table
+
+    scope, rewritten = paddle.static.global_scope(), 0
+    for block in program.blocks:
+        for index, op in enumerate(list(block.ops)):
+            if op.type != "lookup_table_dequant":
+                continue
+            table_name, out_name = op.input("W")[0], op.output("Out")[0]
+            table = np.array(scope.find_var(table_name).get_tensor())
+            dim = (table.shape[1] - 2) * 4
+            weight = block.create_parameter(name=f"{table_name}.dequantized", shape=[table.shape[0], dim],
+                                            dtype="float32")
+            scope.var(weight.name).get_tensor().set(dequantize_table(table, dim), paddle.CPUPlace())
+            ids, padding_idx = op.input("Ids")[0], op.attr("padding_idx")
+            block._remove_op(index)
+            block._insert_op(index, type="lookup_table", inputs={"W": [weight.name], "Ids": [ids]},
+                             outputs={"Out": [out_name]}, attrs={"padding_idx": padding_idx})
+            rewritten += 1
+    return rewritten
+
+
+REWRITES = {"matmul_v2_as_mul": linear_matmuls_as_mul, "transpose2_as_reshape2": transposes_as_reshape,
+            "lookup_table_dequant_as_lookup_table": dequantized_lookups}
 
 
 def _without_fetch_scales(block, fetch_vars) -> list:

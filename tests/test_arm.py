@@ -156,20 +156,23 @@ def test_predict_py_runs_on_aarch64_python_without_paddlelite(tiny_run, tmp_path
     assert missing.returncode == 2 and "PPLITEFORMER_LITE_SHIM" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_int8_embedding_packing_round_trips_exactly():
+def test_int8_embedding_dequantizes_the_looked_up_rows_within_half_a_step():
     import paddle
 
-    from ppliteformer.int8_embedding import Int8Embedding
+    from ppliteformer.int8_embedding import Int8Embedding, dequantize_table
 
     paddle.seed(3)
-    for dim in (8, 10):  # a multiple of four, and one that needs padded columns
+    for dim in (8, 10):  # a multiple of four, and one whose codes are padded
         embedding = paddle.nn.Embedding(50, dim, padding_idx=0)
         layer = Int8Embedding.from_float(embedding)
         weight = embedding.weight.numpy()
-        scale = np.maximum(np.abs(weight).max(1, keepdims=True) / 127, 1e-8)
-        expected = np.clip(np.round(weight / scale), -127, 127) * scale
-        expected[0] = 0  # padding_idx
+        step = (weight.max(1) - weight.min(1)) / 255
         ids = np.array([[0, 1, 49, 7], [3, 3, 0, 2]], "int64")
         got = layer(paddle.to_tensor(ids)).numpy()
         assert got.shape == (2, 4, dim)
-        np.testing.assert_allclose(got, expected[ids], rtol=0, atol=1e-6)
+        assert np.all(got[ids == 0] == 0)  # padding_idx, as the float embedding returns
+        table = dequantize_table(layer.table.numpy(), dim)
+        np.testing.assert_allclose(got[ids != 0], table[ids[ids != 0]], rtol=0, atol=1e-6)
+        error = np.abs(table - weight)[1:]
+        assert np.all(error <= step[1:, None] * 0.5 + 1e-6)
+        assert layer.table.numpy().nbytes == 50 * (8 + -(-dim // 4) * 4)  # min, max and one byte a value
