@@ -199,7 +199,7 @@ class ArmConfig:
     enabled: bool = True      # run when the ARM toolchain is found; otherwise say what is missing and go on
     required: bool = False    # a missing ARM toolchain is an error instead
     lite_dir: str = "-"       # a Paddle Lite ARM build; "-": $PPLITEFORMER_LITE_ARM, then ../shared/lite-armv8
-    cpu: str = "emulator"     # CPU identity Lite sees: emulator (its generic kernels) or a55 (root; dotprod int8)
+    cpu: str = "auto"         # CPU identity Lite sees: a55 (a board's kernels; needs root), emulator (generic), auto
     time_budget_s: float = 60.0  # per artifact other than the final: test texts run within this time ...
     min_texts: int = 64          # ... but never fewer than this many
     final_texts: int = 0      # test texts for the final artifact; 0: the whole test split
@@ -207,7 +207,7 @@ class ArmConfig:
     count_runs: int = 5       # instruction count: (count of this many runs - count of 1 run) / (runs - 1)
 
     def __post_init__(self):
-        _check(self.cpu in ("emulator", "a55"), "cpu must be emulator or a55")
+        _check(self.cpu in ("auto", "emulator", "a55"), "cpu must be auto, emulator or a55")
         _check(self.time_budget_s > 0, "time_budget_s must be positive")
         _check(self.min_texts >= 1, "min_texts must be at least 1")
         _check(self.final_texts >= 0, "final_texts must be 0 (the whole test split) or a positive count")

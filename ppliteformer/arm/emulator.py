@@ -6,12 +6,14 @@ Emulation proves numerics and counts instructions; it says nothing about time on
 is measured here.
 
 CPU identity: qemu shows the host's /proc/cpuinfo, in which Lite finds no ARM core it knows,
-so it picks its generic kernels ("emulator"). "a55" bind-mounts a Cortex-A55's cpuinfo over
-/proc/cpuinfo in a private mount namespace (root only), so Lite picks the kernels it would on
-such a board (the dotprod int8 ones).
+so it picks its generic kernels ("emulator"), which no real board runs. "a55" bind-mounts a
+Cortex-A55's cpuinfo over /proc/cpuinfo in a private mount namespace (root only), so Lite
+picks the kernels it would on such a board (the dotprod int8 ones; fp32 is the same). "auto"
+is a55 where that mount works, else emulator.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import struct
@@ -24,8 +26,23 @@ import numpy as np
 from ..errors import StageError
 from .toolchain import SYSROOT, ArmToolchain, NATIVE
 
-CPU_IDENTITIES = ("emulator", "a55")
+CPU_IDENTITIES = ("auto", "emulator", "a55")
 _DTYPE_CODES = {np.dtype("float32"): 0, np.dtype("int64"): 1, np.dtype("int32"): 2}
+
+
+def _with_cpuinfo(cpu: str, command: list) -> list:
+    """``command`` seeing NATIVE/cpuinfo_<cpu>.txt as /proc/cpuinfo (a private mount namespace)."""
+    cpuinfo = NATIVE / f"cpuinfo_{cpu}.txt"
+    return ["unshare", "-m", "sh", "-c", f'mount --bind "{cpuinfo}" /proc/cpuinfo && exec "$@"', "sh", *command]
+
+
+@functools.lru_cache(maxsize=None)
+def _cpuinfo_mount_works(cpu: str) -> bool:
+    try:
+        proc = subprocess.run(_with_cpuinfo(cpu, ["true"]), capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
 
 
 def write_requests(path: Path, feeds_list: list) -> None:
@@ -66,6 +83,12 @@ class ArmEmulator:
         if cpu not in CPU_IDENTITIES:
             raise StageError(f"Unknown ARM CPU identity '{cpu}'; use one of {', '.join(CPU_IDENTITIES)}.")
         self.toolchain = toolchain
+        if cpu == "auto":
+            cpu = "a55" if _cpuinfo_mount_works("a55") else "emulator"
+        elif cpu != "emulator" and not _cpuinfo_mount_works(cpu):
+            raise StageError(f"The ARM CPU identity '{cpu}' needs a private mount namespace (unshare -m, as root) "
+                             "to show its cpuinfo to Paddle Lite, and that failed here. Run as root, or set "
+                             "arm.cpu to auto or emulator.")
         self.cpu = cpu
 
     def _command(self, nb_path, requests: Path, responses: Path, repeat: int, count: bool) -> list:
@@ -73,10 +96,7 @@ class ArmEmulator:
         if count:
             qemu += ["-plugin", str(self.toolchain.counter)]
         command = [*qemu, str(self.toolchain.runner), str(nb_path), str(requests), str(responses), "1", str(repeat)]
-        if self.cpu == "emulator":
-            return command
-        cpuinfo = NATIVE / f"cpuinfo_{self.cpu}.txt"
-        return ["unshare", "-m", "sh", "-c", f'mount --bind "{cpuinfo}" /proc/cpuinfo && exec "$@"', "sh", *command]
+        return command if self.cpu == "emulator" else _with_cpuinfo(self.cpu, command)
 
     def _start(self, nb_path, feeds_list: list, folder: Path, tag: str, repeat: int = 1, count: bool = False):
         requests, responses = folder / f"{tag}.req", folder / f"{tag}.res"

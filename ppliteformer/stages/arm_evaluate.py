@@ -73,7 +73,7 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     arm = np.concatenate(outputs)
     count = len(arm)
     reference = logits_over(PaddleInferenceModel(model_dir), ids[:count], tokenizer.pad_token_id, batch_size=32)
-    metrics = {"runtime": RUNTIME, "cpu_identity": cfg.cpu, "texts": count, "test_texts": len(ids),
+    metrics = {"runtime": RUNTIME, "cpu_identity": emulator.cpu, "texts": count, "test_texts": len(ids),
                "whole_test_split": count == len(ids),
                "reference": "paddle_inference_int8_simulated" if int8 else "paddle_inference",
                "accuracy": float((arm.argmax(-1) == labels[:count]).mean()),
@@ -83,7 +83,7 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer))  # what Lite x86 is timed on
     metrics["instructions"] = emulator.instructions(arm_nb, bench_feeds, cfg.count_runs)
     metrics["instructions"]["seq_len"] = strategy.bench.seq_len
-    print(f"{label}: ARM kernels under qemu ({cfg.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "
+    print(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "
           f"{count} of {len(ids)} test texts; vs {metrics['reference']} largest logit difference "
           f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
           f"{metrics['instructions']['instructions_per_inference'] / 1e6:.2f} M aarch64 instructions per inference "
