@@ -78,11 +78,16 @@ def build_report(strategy, records: dict) -> dict:
                                                            teacher["arm_instructions_per_inference"])
         entry["accuracy_change_vs_teacher"] = (None if None in (entry["accuracy"], teacher["accuracy"])
                                                else round(entry["accuracy"] - teacher["accuracy"], 4))
+    for source, entry in zip(artifacts, artifacts[1:]):
+        entry["arm_instruction_ratio_vs_source"] = _ratio_of(entry["arm_instructions_per_inference"],
+                                                             source["arm_instructions_per_inference"])
+    final, final_reason = _final_choice(artifacts)
     return {
         "strategy": strategy.name,
         "chain": list(strategy.chain),
         "teacher": "teacher",
-        "final": names[-1],
+        "final": final,
+        "final_reason": final_reason,
         "final_fp32": float_names[-1],
         "data": records.get("data", {}).get("metrics", {}),
         "steps": {n: records.get(n, {}).get("metrics", {}) for n in names},
@@ -90,6 +95,23 @@ def build_report(strategy, records: dict) -> dict:
         "total_seconds": round(sum(r.get("seconds") or 0 for r in records.values()), 1),
         "artifacts": artifacts,
     }
+
+
+def _final_choice(artifacts: list) -> tuple:
+    """(final artifact, why): the last one, unless it is int8 and its ARM kernels take at least as many
+    instructions as the float model it was quantized from; then that model, which is then both
+    as fast on ARM and free of int8's rounding."""
+    last = artifacts[-1]
+    ratio = last.get("arm_instruction_ratio_vs_source")
+    if not last["int8"] or ratio is None:
+        return last["name"], "the last step of the chain"
+    source = artifacts[-2]["name"]
+    measured = (f"{last['name']} (int8) takes {ratio:.2f}x the aarch64 instructions per inference of {source}, the "
+                f"float model it was quantized from (Paddle Lite ARM kernels under qemu, "
+                f"{last['arm_cpu_identity']} CPU identity)")
+    if ratio < 1:
+        return last["name"], f"{measured}: int8 pays on ARM"
+    return source, f"{measured}: int8 does not pay on ARM at this model size, so the final model is {source}"
 
 
 def _ratio(reference, value):
@@ -132,6 +154,8 @@ def print_table(report: dict) -> None:
     if latency:
         print(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
               f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
+    if report.get("final_reason") and report["artifacts"][-1]["int8"]:
+        print(f"final: {report['final']}: {report['final_reason']}.")
     arm = [a for a in report["artifacts"] if a.get("accuracy_arm") is not None]
     if arm:
         counts = ", ".join(f"{a['name']} {a['arm_texts']}" for a in arm)

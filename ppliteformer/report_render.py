@@ -152,7 +152,8 @@ def _run_section(report: dict) -> _Section:
         f"Strategy: {report['strategy']}",
         f"Chain: {' → '.join([report['teacher'], *report['chain']])}",
         f"Final artifact: {report['final']}{' (int8)' if final.get('int8') else ''}; "
-        f"final fp32 artifact: {report['final_fp32']}",
+        f"final fp32 artifact: {report['final_fp32']}"
+        + (f" (why this final: {report['final_reason']})" if report.get("final_reason") else ""),
         f"Data: {_num(data.get('rows'), 'd')} rows, {_num(data.get('kept'), 'd')} kept "
         f"({_num(data.get('contradictory_dropped'), 'd')} contradictory dropped); train "
         f"{_num(data.get('train'), 'd')}, dev {_num(data.get('dev'), 'd')}, test {_num(data.get('test'), 'd')}"

@@ -176,3 +176,27 @@ def test_int8_embedding_dequantizes_the_looked_up_rows_within_half_a_step():
         error = np.abs(table - weight)[1:]
         assert np.all(error <= step[1:, None] * 0.5 + 1e-6)
         assert layer.table.numpy().nbytes == 50 * (8 + -(-dim // 4) * 4)  # min, max and one byte a value
+
+
+def _artifact(name, int8, instructions, identity="a55"):
+    return {"name": name, "int8": int8, "arm_instructions_per_inference": instructions, "arm_cpu_identity": identity}
+
+
+@pytest.mark.parametrize("qat_instructions, final", [(4.8e6, "qat"), (5.9e6, "embedding_int8")])
+def test_the_final_artifact_follows_the_arm_instruction_count(qat_instructions, final):
+    from ppliteformer.report import _final_choice
+
+    artifacts = [_artifact("teacher", False, 1.2e8), _artifact("embedding_int8", False, 5.9e6),
+                 _artifact("qat", True, qat_instructions)]
+    artifacts[-1]["arm_instruction_ratio_vs_source"] = round(qat_instructions / 5.9e6, 3)
+    chosen, reason = _final_choice(artifacts)
+    assert chosen == final and "a55 CPU identity" in reason
+    assert ("does not pay" in reason) == (final != "qat")
+
+
+def test_without_arm_counts_the_last_step_is_final():
+    from ppliteformer.report import _final_choice
+
+    artifacts = [_artifact("teacher", False, None), _artifact("qat", True, None)]
+    artifacts[-1]["arm_instruction_ratio_vs_source"] = None
+    assert _final_choice(artifacts)[0] == "qat"

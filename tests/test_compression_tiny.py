@@ -34,12 +34,14 @@ def test_report_lists_every_artifact_with_final_and_final_fp32(chain_run):
     workdir, report = chain_run
     names = [a["name"] for a in report["artifacts"]]
     assert names == ["teacher", "distill", "prune", "trim_vocab", "embedding_int8", "qat"]
-    assert (report["final"], report["final_fp32"]) == ("qat", "trim_vocab")
+    qat = next(a for a in report["artifacts"] if a["name"] == "qat")
+    pays = MISSING or qat["arm_instruction_ratio_vs_source"] < 1  # ARM cost decides, where it is measured here
+    assert (report["final"], report["final_fp32"]) == ("qat" if pays else "embedding_int8", "trim_vocab")
     for artifact in report["artifacts"]:
         assert 0 <= artifact["accuracy"] <= 1 and artifact["nb_bytes_arm"] > 0
         if not artifact["int8"]:  # timed in a process of its own: Python + numpy + Lite + model
             assert 20 < artifact["peak_memory_mb"] < 2000
-    assert json.loads((workdir / "report.json").read_text())["final"] == "qat"
+    assert json.loads((workdir / "report.json").read_text())["final"] == report["final"]
 
 
 def test_distilled_student_agrees_with_the_teacher_more_than_before(chain_run):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import re
 import struct
 import subprocess
@@ -92,9 +93,10 @@ class ArmEmulator:
         self.cpu = cpu
 
     def _command(self, nb_path, requests: Path, responses: Path, repeat: int, count: bool) -> list:
-        qemu = [self.toolchain.qemu, "-cpu", "max", "-L", str(SYSROOT)]
-        if count:
-            qemu += ["-plugin", str(self.toolchain.counter)]
+        qemu = ["setarch", platform.machine(), "-R", self.toolchain.qemu, "-cpu", "max", "-L", str(SYSROOT)]
+        if count:  # one thread, no spinning, a fixed clock: the same count every time
+            qemu += ["-plugin", str(self.toolchain.counter), "-E", f"LD_PRELOAD={self.toolchain.fixed_clock}",
+                     "-E", "OMP_NUM_THREADS=1", "-E", "GOMP_SPINCOUNT=0"]
         command = [*qemu, str(self.toolchain.runner), str(nb_path), str(requests), str(responses), "1", str(repeat)]
         return command if self.cpu == "emulator" else _with_cpuinfo(self.cpu, command)
 

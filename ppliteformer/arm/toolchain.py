@@ -6,6 +6,7 @@ The pieces (sources in ``native/``):
                      an ARM board, where no ``paddlelite`` Python package exists
     ppl_run          many inputs through one `.nb` with one load (evaluation, instruction counts)
     insn_count.so    a qemu plugin (x86) that counts the aarch64 instructions a program executes
+    libfixed_clock.so  a fixed wall clock for the counted runs (Lite's log lines format the time)
 
 They are built once per Paddle Lite build into a cache folder and rebuilt when their sources or
 the library change. Nothing here is needed by the rest of ppliteformer: without it the ARM
@@ -28,6 +29,7 @@ LITE_LIBRARY = "libpaddle_light_api_shared.so"
 SHIM_LIBRARY = "libppl_lite.so"
 RUNNER = "ppl_run"
 COUNTER = "insn_count.so"
+FIXED_CLOCK = "libfixed_clock.so"
 NATIVE = Path(__file__).resolve().parent / "native"
 QEMU = "qemu-aarch64"
 CROSS_CXX = "aarch64-linux-gnu-g++"
@@ -63,6 +65,10 @@ class ArmToolchain:
     @property
     def counter(self) -> Path:
         return self.build_dir / COUNTER
+
+    @property
+    def fixed_clock(self) -> Path:
+        return self.build_dir / FIXED_CLOCK
 
 
 def lite_dir(setting: str = "") -> Path | None:
@@ -121,6 +127,8 @@ def _build(lite: Path, dest: Path) -> None:
               "-o", str(tmp / SHIM_LIBRARY)], SHIM_LIBRARY)
     _compile([*cxx, str(NATIVE / "ppl_run.cc"), "-lppl_lite", "-lpaddle_light_api_shared", "-o", str(tmp / RUNNER)],
              RUNNER)
+    _compile([CROSS_CXX, "-O2", "-shared", "-fPIC", str(NATIVE / "fixed_clock.cc"), "-o", str(tmp / FIXED_CLOCK)],
+             FIXED_CLOCK)
     _compile(["gcc", "-O2", "-shared", "-fPIC", str(NATIVE / "insn_count.c"), "-o", str(tmp / COUNTER)], COUNTER)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
