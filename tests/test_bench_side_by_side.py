@@ -144,7 +144,8 @@ def test_three_engines_run_agree_and_report(cli_run, tiny_export):
                           "paddle_inference_vs_onnxruntime"}
     assert max(diffs.values()) <= LOGITS_TOLERANCE and result["logits_agree"] is True
     lite = result["engines"]["paddle_lite"]
-    assert lite["x86_rewrites"] == {"matmul_v2_as_mul": 14, "transpose2_as_reshape2": 4}
+    assert lite["x86_rewrites"] == {"matmul_v2_as_mul": 14, "transpose2_as_reshape2": 4,
+                                    "lookup_table_dequant_as_lookup_table": 0}
     amd = cpu_vendor() == "AuthenticAMD"
     assert set(lite["variants_median_ms"]) == ({"default", "mkl_auto"} if amd else {"default"})
     assert lite["variant_env"] == ({"MKL_DEBUG_CPU_TYPE": "5" if lite["variant"] == "default" else ""} if amd else {})
@@ -211,7 +212,8 @@ def test_x86_rewrites_keep_logits_fuse_linears_to_fc_and_turn_one_head_transpose
     copy = tmp_path / "rewritten"
     # 14 Linears: per layer q, k, v, out, FFN x2; pooler, classifier. Layer 0 has one head: its
     # q, k, v and context transposes only move a size-1 axis; layer 1's two heads keep theirs.
-    assert rewrite_for_x86(tiny_export, copy) == {"matmul_v2_as_mul": 14, "transpose2_as_reshape2": 4}
+    assert rewrite_for_x86(tiny_export, copy) == {"matmul_v2_as_mul": 14, "transpose2_as_reshape2": 4,
+                                                  "lookup_table_dequant_as_lookup_table": 0}
     before, after = Counter(program_op_types(tiny_export)), Counter(program_op_types(copy))
     assert (before["matmul_v2"], before["mul"], before["transpose2"]) == (18, 0, 8)
     assert (after["matmul_v2"], after["mul"], after["transpose2"]) == (4, 14, 4)  # QK^T and AV stay matmul_v2

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ppliteformer.runtimes import DygraphModel, PaddleInferenceModel, logits_over
+from ppliteformer.stages.convert import REWRITES_FILE
 from ppliteformer.stages.export import program_op_types
 from ppliteformer.structure import STRUCTURE_FILE, load_checkpoint
 
@@ -97,6 +98,8 @@ def test_embedding_int8_runs_on_lite_and_shrinks_the_nb(chain_run):
     assert arts["embedding_int8"]["accuracy_x86_lite"] is not None  # Lite x86 ran it, logits checked
     ops = program_op_types(workdir / "embedding_int8_export")
     assert "lookup_table_dequant" in ops  # only the looked-up rows of the int8 table are dequantized
+    rewrites = json.loads((workdir / "embedding_int8_convert" / "x86" / REWRITES_FILE).read_text())
+    assert rewrites["lookup_table_dequant_as_lookup_table"] == 1  # Lite x86 has no kernel for the op
 
 
 @needs_arm
