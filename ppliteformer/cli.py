@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["predict"]:  # the predictor's own options, --help included, go to it untouched
+        return _cmd_predict(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     # Paddle reads the thread count at import; use every core unless the user chose.
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))

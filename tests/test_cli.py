@@ -1,6 +1,7 @@
 """The console script: user mistakes exit 2 with one clear paragraph and no traceback."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,23 @@ def test_convert_and_bench_commands_on_the_tiny_export(tiny_run, tmp_path):
     assert '"matmul_v2_as_mul": ' in x86_line and "rewritten" not in proc.stdout.splitlines()[0]  # arm: unchanged
     proc = ppliteformer("bench", "--model", tmp_path / "x86" / "model.nb", "--repeats", "3", "--seq-len", "16")
     assert proc.returncode == 0 and '"median_ms"' in proc.stdout
+
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("ppliteformer")  # the installed entry point, as the README uses it
+
+
+def test_predict_through_the_console_script_as_the_readme_shows(tiny_run):
+    workdir, _ = tiny_run
+    helped = subprocess.run([CONSOLE_SCRIPT, "predict", "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "--selfcheck" in helped.stdout
+    proc = subprocess.run([CONSOLE_SCRIPT, "predict", "--model", workdir / "convert" / "x86", "--text", "不错"],
+                          capture_output=True, text=True, timeout=300)
+    label, probability, text = proc.stdout.strip().split("\t")
+    assert proc.returncode == 0 and label in ("negative", "positive") and 0.5 <= float(probability) <= 1
+    assert text == "不错"
+
+
+def test_arm_setup_names_what_is_missing(tmp_path):
+    proc = subprocess.run([CONSOLE_SCRIPT, "arm-setup", "--lite-dir", tmp_path / "nowhere"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Paddle Lite ARM build" in proc.stderr and "Traceback" not in proc.stderr
