@@ -1,4 +1,5 @@
 """The console script: user mistakes exit 2 with one clear paragraph and no traceback."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,10 @@ def test_convert_and_bench_commands_on_the_tiny_export(tiny_run, tmp_path):
     x86_line = next(line for line in proc.stdout.splitlines() if line.startswith("x86:"))
     assert '"matmul_v2_as_mul": ' in x86_line and "rewritten" not in proc.stdout.splitlines()[0]  # arm: unchanged
     proc = ppliteformer("bench", "--model", tmp_path / "x86" / "model.nb", "--repeats", "3", "--seq-len", "16")
-    assert proc.returncode == 0 and '"median_ms"' in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout[proc.stdout.index("\n{") + 1:])
+    lite = result["engines"]["paddle_lite"]
+    assert result["seq_len"] == 16 and lite["repeats"] == 3 and 0 < lite["min_ms"] <= lite["median_ms"]
 
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("ppliteformer")  # the installed entry point, as the README uses it

@@ -69,9 +69,10 @@ def test_report_json_shape(tiny_run):
     assert on_disk == json.loads(json.dumps(report))
     assert on_disk["teacher"] == on_disk["final"] == on_disk["final_fp32"] == "teacher"
     artifact = on_disk["artifacts"][0]
-    for key in ("name", "accuracy", "nb_bytes_arm", "latency_ms_x86_lite"):
-        assert key in artifact
-    assert artifact["latency_ms_x86_lite"] > 0
+    assert artifact["name"] == "teacher" and 0.5 < artifact["accuracy"] <= 1
+    assert artifact["nb_bytes_arm"] == (workdir / "convert" / "arm" / NB_FILE).stat().st_size
+    assert artifact["latency_ms_x86_lite"] == artifact["latency_x86_lite"]["median_ms"] > 0
+    assert artifact["size_ratio_arm_vs_teacher"] == artifact["speedup_x86_lite_vs_teacher"] == 1.0
 
 
 def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, capsys):

@@ -5,11 +5,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from ppliteformer.errors import ModelFileError, WorkdirError
 from ppliteformer.pipeline import MANIFEST, Pipeline, Stage
 from ppliteformer.runtimes import open_lite
+from ppliteformer.standalone_predictor import batch_arrays
 
 from .conftest import REPO
 
@@ -23,7 +25,8 @@ def test_a_bad_nb_is_an_error_and_this_process_survives(damage, tiny_run, tmp_pa
     (tmp_path / "model.nb").write_bytes(bad)
     with pytest.raises(ModelFileError):
         open_lite(tmp_path / "model.nb")
-    assert open_lite(convert / "x86" / "model.nb") is not None  # Lite still works in this process
+    logits = open_lite(convert / "x86" / "model.nb").run(batch_arrays([[1, 5, 2]]))  # Lite still works here
+    assert logits.shape == (1, 2) and np.isfinite(logits).all()
 
 
 def _stage(name, config, fail_with=None):
