@@ -29,7 +29,10 @@ SIZE_SVG, LATENCY_SVG = "report_size.svg", "report_latency.svg"
 REPORT_KEYS = ("strategy", "chain", "teacher", "final", "final_fp32", "artifacts")
 LATENCY_KEYS = ("median_ms", "p90_ms", "min_ms", "avg_ms")
 INT8_NOTE = "its arm .nb was verified through the Paddle Inference proxy, not on a device (int8; see the notes)"
-ARM_NOTE = "Paddle Lite ARM kernels under qemu emulation (see the notes), not a device"
+ARM_NOTE = ("Paddle Inference; the Lite x86 .nb and the arm .nb on Paddle Lite's ARM kernels under qemu "
+            "emulation agree (see the notes; not a device)")
+ARM_INT8_NOTE = ("the arm .nb on Paddle Lite's ARM int8 kernels under qemu emulation (the ARM column; see the "
+                 "notes; not a device); 'accuracy' is Paddle Inference's float simulation")
 DEVICE_HINT = ("Give a file written by deploy/arm/run_on_board.py or run_on_android.py --out, shaped like "
                '{"device": {"kind": "arm_linux", "host": ...}, "selfcheck": {...} or null, "latency": '
                '{"median_ms": ..., "p90_ms": ..., "min_ms": ..., "avg_ms": ..., "threads": ...}} with an '
@@ -202,8 +205,8 @@ def _artifact_section(report: dict, devices: list) -> _Section:
             f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"
             for d in devices if d["artifact"] == a["name"]) or "-"))
     columns.append(("accuracy verified by",
-                    lambda a: ARM_NOTE if a.get("accuracy_arm") is not None else
-                    INT8_NOTE if a.get("int8") else a.get("accuracy_verified_by") or "-"))
+                    lambda a: (ARM_INT8_NOTE if a.get("int8") else ARM_NOTE) if a.get("accuracy_arm") is not None
+                    else INT8_NOTE if a.get("int8") else a.get("accuracy_verified_by") or "-"))
     artifacts = report["artifacts"]
     lines = ["Accuracy: test split, run by Paddle Inference (0..1); 'vs teacher' in percentage points. "
              "'smaller' and 'faster' are the teacher's .nb size or latency divided by the artifact's."]

