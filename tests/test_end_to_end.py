@@ -19,7 +19,7 @@ def _run(strategy: str, workdir, timeout_min: int):
 @pytest.fixture(scope="module")
 def baseline_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e") / "baseline"
-    return workdir, *_run("baseline.yaml", workdir, 25)
+    return workdir, *_run("baseline.yaml", workdir, 40)
 
 
 @pytest.mark.slow
@@ -41,7 +41,7 @@ def test_full_mobile_recipe_meets_its_size_and_accuracy_targets(baseline_run, tm
     baseline_dir, _, _ = baseline_run
     workdir = tmp_path / "full_mobile"
     shutil.copytree(baseline_dir, workdir)  # same data and teacher config: those stages are reused
-    proc, report = _run("full_mobile.yaml", workdir, 30)
+    proc, report = _run("full_mobile.yaml", workdir, 40)
     assert "[teacher] reused" in proc.stdout
     arts = {a["name"]: a for a in report["artifacts"]}
     teacher, final = arts[report["teacher"]], arts[report["final"]]
