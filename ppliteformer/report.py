@@ -74,13 +74,13 @@ def build_report(strategy, records: dict) -> dict:
     for entry in artifacts:
         entry["size_ratio_arm_vs_teacher"] = _ratio(teacher["nb_bytes_arm"], entry["nb_bytes_arm"])
         entry["speedup_x86_lite_vs_teacher"] = _ratio(teacher["latency_ms_x86_lite"], entry["latency_ms_x86_lite"])
-        entry["arm_instruction_ratio_vs_teacher"] = _ratio_of(entry["arm_instructions_per_inference"],
-                                                           teacher["arm_instructions_per_inference"])
+        entry["arm_instruction_ratio_vs_teacher"] = _ratio(entry["arm_instructions_per_inference"],
+                                                           teacher["arm_instructions_per_inference"], 3)
         entry["accuracy_change_vs_teacher"] = (None if None in (entry["accuracy"], teacher["accuracy"])
                                                else round(entry["accuracy"] - teacher["accuracy"], 4))
     for source, entry in zip(artifacts, artifacts[1:]):
-        entry["arm_instruction_ratio_vs_source"] = _ratio_of(entry["arm_instructions_per_inference"],
-                                                             source["arm_instructions_per_inference"])
+        entry["arm_instruction_ratio_vs_source"] = _ratio(entry["arm_instructions_per_inference"],
+                                                          source["arm_instructions_per_inference"], 3)
     final, final_reason = _final_choice(artifacts)
     return {
         "strategy": strategy.name,
@@ -114,13 +114,9 @@ def _final_choice(artifacts: list) -> tuple:
     return source, f"{measured}: int8 does not pay on ARM at this model size, so the final model is {source}"
 
 
-def _ratio(reference, value):
-    return None if not reference or not value else round(reference / value, 2)
-
-
-def _ratio_of(value, reference):
-    """value / reference, to 3 decimals (None when either is missing)."""
-    return None if not reference or not value else round(value / reference, 3)
+def _ratio(numerator, denominator, digits: int = 2):
+    """numerator / denominator, rounded (None when either is missing)."""
+    return None if not numerator or not denominator else round(numerator / denominator, digits)
 
 
 def write_report(workdir, report: dict) -> Path:

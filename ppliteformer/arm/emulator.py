@@ -135,10 +135,11 @@ class ArmEmulator:
         so loading the model and the first run's one-off work are left out. Deterministic."""
         if runs < 2:
             raise StageError("Counting instructions needs at least 2 runs (the count of 1 run is subtracted).")
-        with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:  # both counts run side by side
+            started = {repeat: self._start(nb_path, [feeds], Path(tmp), f"count{repeat}", repeat=repeat, count=True)[0]
+                       for repeat in (1, runs)}
             counts = {}
-            for repeat in (1, runs):
-                proc, _ = self._start(nb_path, [feeds], Path(tmp), f"count{repeat}", repeat=repeat, count=True)
+            for repeat, proc in started.items():
                 found = re.findall(r"guest_instructions: (\d+)", self._finish(proc, nb_path))
                 if not found:
                     raise StageError("The qemu instruction-counting plugin printed no count; rebuild the ARM "

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from ..arm.emulator import ArmEmulator
-from ..bench import synthetic_inputs
 from ..arm.toolchain import ArmToolchain
+from ..bench import synthetic_inputs
 from ..errors import StageError
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
