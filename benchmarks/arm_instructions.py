@@ -17,7 +17,7 @@ from pathlib import Path
 from ppliteformer.arm.emulator import ArmEmulator
 from ppliteformer.arm.toolchain import ensure_toolchain
 from ppliteformer.bench import synthetic_inputs
-from ppliteformer.runtimes import NB_FILE
+from ppliteformer.layout import NB_FILE
 from ppliteformer.standalone_predictor import VOCAB_FILE
 from ppliteformer.workflow import artifact_stage_name
 

@@ -26,7 +26,7 @@ from ppliteformer.bench import synthetic_inputs  # noqa: E402
 from ppliteformer.cpu_peak import cpu_peak  # noqa: E402
 from ppliteformer.engines import run_engine  # noqa: E402
 from ppliteformer.flops import encoder_flops  # noqa: E402
-from ppliteformer.stages.convert import convert_model  # noqa: E402
+from ppliteformer.lite_convert import convert_model  # noqa: E402
 from ppliteformer.standalone_predictor import META_FILE, mkl_avx2_env  # noqa: E402
 from ppliteformer.x86_rewrites import save_rewritten_copy  # noqa: E402
 

@@ -18,7 +18,7 @@ import importlib
 
 _API = {
     "run_strategy": "workflow", "load_strategy": "config", "prepare_data": "stages.data",
-    "train_teacher": "stages.teacher", "export_model": "stages.export", "convert_model": "stages.convert",
+    "train_teacher": "stages.teacher", "export_model": "export_program", "convert_model": "lite_convert",
     "evaluate_models": "stages.evaluate", "bench_lite": "stages.bench", "make_bundle": "bundle",
     "render_report": "report_render", "bench_side_by_side": "engines",
 }

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import QUANT_STEPS
+from .atomic import temporary_name
 from .errors import ConfigError
-from .report import REPORT_FILE
-from .runtimes import NB_FILE, PaddleInferenceModel, open_lite
+from .layout import BUNDLE_DIR, DATA_STAGE, NB_FILE, REPORT_FILE, convert_folder, model_folder
+from .records import Report
+from .runtimes import PaddleInferenceModel, open_lite
 from .standalone_predictor import META_FILE, VOCAB_FILE, TextClassifier, batch_arrays
 
 REPO_DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -36,19 +37,12 @@ ATOL = {"fp32": 1e-3, "int8": 0.25, "arm_kernels": 1e-3}
 ARM_KERNELS_LABEL = "paddle_lite_arm_kernels_qemu (this .nb on Paddle Lite's ARM kernels, emulated here)"
 
 
-def _artifact_dirs(workdir: Path, artifact: str) -> tuple:
-    """(folder with <target>/model.nb, inference model folder) of an artifact."""
-    from .workflow import artifact_stage_name, model_stage_name
-
-    return workdir / artifact_stage_name(artifact, "convert"), workdir / model_stage_name(artifact)
-
-
 def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, pool: int = 200) -> list:
     """The ``count`` test-split texts (of the first ``pool``) with the widest gap between the top two
     logits, so that a device's rounding cannot flip their label."""
-    from .stages.data import read_splits
+    from .data import read_splits
 
-    texts = [e.text for e in read_splits(workdir / "data").test[:pool]]
+    texts = [e.text for e in read_splits(workdir / DATA_STAGE).test[:pool]]
     candidates = []
     for text in texts:
         logits = reference.run(batch_arrays([classifier.tokenizer.encode(text).ids], classifier.pad_id))[0]
@@ -81,13 +75,13 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
     if not report_file.is_file():
         raise ConfigError(f"{workdir} has no {REPORT_FILE}: run 'ppliteformer run STRATEGY.yaml --workdir "
                           f"{workdir}' to the end first.")
-    report = json.loads(report_file.read_text(encoding="utf-8"))
-    names = [a["name"] for a in report["artifacts"]]
-    artifact = artifact or report["final"]
+    report = Report.from_json(json.loads(report_file.read_text(encoding="utf-8")))
+    names = [a.name for a in report.artifacts]
+    artifact = artifact or report.final
     if artifact not in names:
         raise ConfigError(f"{workdir} has no artifact '{artifact}'. Its artifacts: {', '.join(names)}.")
-    converted, model_dir = _artifact_dirs(workdir, artifact)
-    int8 = artifact in QUANT_STEPS
+    converted, model_dir = convert_folder(workdir, artifact), model_folder(workdir, artifact)
+    int8 = report.artifact(artifact).int8
     x86 = converted / "x86"
     reference_dir = x86 if x86.is_dir() else converted / "arm"
     classifier = TextClassifier(reference_dir, load_model=False)
@@ -95,7 +89,7 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
     chosen = _samples(workdir, classifier, reference, samples)
     here = {"atol": ATOL["int8" if int8 else "fp32"], "artifact": artifact, "samples": chosen,
             "made_with": "paddle_lite_x86" if x86.is_dir() else "paddle_inference (int8 program)"}
-    out_dir = Path(out_dir) if out_dir else workdir / "bundle"
+    out_dir = Path(out_dir) if out_dir else workdir / BUNDLE_DIR
     made = []
     for target_dir in sorted(p for p in converted.iterdir() if (p / NB_FILE).is_file()):
         checks, libraries = here, ()
@@ -109,7 +103,7 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
 
 def _write_bundle(target_dir: Path, dest: Path, checks: dict, libraries=()) -> Path:
     """Write into a temporary folder, then rename: a bundle that exists is complete."""
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    tmp = temporary_name(dest)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name in (NB_FILE, VOCAB_FILE, META_FILE):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import sys
 import warnings
@@ -37,7 +38,7 @@ def _cmd_run(args):
 
 
 def _cmd_convert(args):
-    from .stages.convert import REWRITES_FILE, convert_model
+    from .lite_convert import REWRITES_FILE, convert_model
 
     for target in args.target:
         nb = convert_model(args.model, os.path.join(args.out, target), target)
@@ -112,16 +113,11 @@ def _cmd_bench(args):
 
 
 def _cmd_bundle(args):
-    from .arm.toolchain import ArmToolchainMissing, ensure_toolchain
+    from .arm.toolchain import optional_toolchain
     from .bundle import make_bundle
 
     _import_paddle_quietly()
-    try:
-        arm = ensure_toolchain()
-    except ArmToolchainMissing as exc:
-        arm = None
-        print(f"note: the arm bundle's self-check is made without ARM kernels and it gets no lib/. {exc}",
-              file=sys.stderr)
+    arm = optional_toolchain(without_it="the arm bundle's self-check is made without ARM kernels and it gets no lib/.")
     for folder in make_bundle(args.workdir, args.artifact, args.out, args.samples, arm_toolchain=arm):
         print(f"bundle: {folder}")
 
@@ -213,11 +209,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time (a test's capture, a redirect made later)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
+def _log_to_stdout() -> None:
+    """What the stages log (the package's ``ppliteformer`` logger) is this command's output."""
+    logger = logging.getLogger("ppliteformer")
+    if not logger.handlers:
+        handler = _StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["predict"]:  # the predictor's own options, --help included, go to it untouched
         return _cmd_predict(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
+    _log_to_stdout()
     # Paddle reads the thread count at import; use every core unless the user chose.
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     os.environ.setdefault("GLOG_minloglevel", "2")  # Paddle's C++ INFO lines

@@ -10,12 +10,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config_types import TrainingConfig, check as _check
 from .errors import ConfigError
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
+from .steps import INT8_PROGRAM, all_steps, get_step, step_names
 
 
 @dataclass(frozen=True)
@@ -32,26 +29,6 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
-    """Optimiser settings shared by every section that trains."""
-    epochs: float = 1.25     # passes over the train split; a fraction such as 1.5 is allowed
-    evals_per_epoch: int = 2  # dev accuracy checks per epoch; the best checkpoint is kept
-    batch_size: int = 16
-    learning_rate: float = 5e-4
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    seed: int = 42
-
-    def __post_init__(self):
-        _check(0 < self.epochs <= 1000, "epochs must be a number in (0, 1000], e.g. 2 or 1.5")
-        _check(1 <= self.evals_per_epoch <= 100, "evals_per_epoch must be between 1 and 100")
-        _check(1 <= self.batch_size <= 4096, "batch_size must be between 1 and 4096")
-        _check(0 < self.learning_rate < 1, "learning_rate must be in (0, 1), e.g. 1.0e-3")
-        _check(0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)")
-        _check(0 <= self.weight_decay < 1, "weight_decay must be in [0, 1)")
-
-
-@dataclass(frozen=True)
 class TeacherConfig(TrainingConfig):
     source: str = "preset"   # "preset", a PaddleNLP pretrained name, or a local model folder
     preset: str = "ernie-4l-256h-ffn512"
@@ -61,102 +38,6 @@ class TeacherConfig(TrainingConfig):
     def __post_init__(self):
         super().__post_init__()
         _check(self.vocab_min_freq >= 1, "vocab_min_freq must be at least 1")
-
-
-@dataclass(frozen=True)
-class DistilledTrainingConfig(TrainingConfig):
-    """Training against the teacher: alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher || student)."""
-    alpha: float = 0.2
-    temperature: float = 2.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check(0 <= self.alpha <= 1, "alpha (weight of the hard-label loss) must be in [0, 1]")
-        _check(0 < self.temperature <= 100, "temperature must be in (0, 100]")
-
-
-@dataclass(frozen=True)
-class DistillConfig(DistilledTrainingConfig):
-    layers: int = 2
-    hidden_size: int = 64
-    heads: int = 2
-    ffn_size: int = 256
-    init_from_teacher: bool = False  # copy embeddings and evenly spaced layers (needs the teacher's widths)
-    hidden_loss_weight: float = 0.0  # > 0 adds hidden-state distillation (learned projection per layer)
-    epochs: float = 3.0
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check(1 <= self.layers <= 48, "layers must be between 1 and 48")
-        _check(8 <= self.hidden_size <= 4096, "hidden_size must be between 8 and 4096")
-        _check(self.heads >= 1 and self.hidden_size % self.heads == 0,
-               "heads must be at least 1 and divide hidden_size")
-        _check(1 <= self.ffn_size <= 16384, "ffn_size must be between 1 and 16384")
-        _check(self.hidden_loss_weight >= 0, "hidden_loss_weight must be 0 or more")
-
-
-@dataclass(frozen=True)
-class PruneConfig(DistilledTrainingConfig):
-    """DynaBERT-style width pruning, then fine-tuning against the teacher."""
-    head_keep_ratio: float = 0.5     # of each layer's attention heads (at least one is kept)
-    ffn_keep_ratio: float = 0.5      # of each layer's FFN neurons
-    importance_batches: int = 32     # batches used to score heads and neurons (|weight x gradient|)
-    epochs: float = 2.0
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check(0 < self.head_keep_ratio <= 1, "head_keep_ratio must be in (0, 1]")
-        _check(0 < self.ffn_keep_ratio <= 1, "ffn_keep_ratio must be in (0, 1]")
-        _check(1 <= self.importance_batches <= 10000, "importance_batches must be between 1 and 10000")
-
-
-@dataclass(frozen=True)
-class TrimVocabConfig:
-    min_count: int = 1  # tokens produced fewer times on the train split are dropped (become [UNK])
-
-    def __post_init__(self):
-        _check(self.min_count >= 1, "min_count must be at least 1")
-
-
-@dataclass(frozen=True)
-class EmbeddingInt8Config:
-    per_row_scale: bool = True  # one scale per token row (false: one for the whole table)
-
-
-@dataclass(frozen=True)
-class QATConfig(DistilledTrainingConfig):
-    """Quantization-aware training of every Linear (weights per channel, activations moving average)."""
-    weight_bits: int = 8
-    activation_bits: int = 8
-    epochs: float = 1.0
-    batch_size: int = 32
-    learning_rate: float = 2e-4
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check(self.weight_bits == 8 and self.activation_bits == 8,
-               "weight_bits and activation_bits must be 8 (Paddle Lite runs int8)")
-
-
-PTQ_ALGOS = ("hist", "avg", "mse", "KL", "abs_max", "min_max")
-
-
-@dataclass(frozen=True)
-class PTQConfig:
-    """Post-training quantization (PaddleSlim quant_post_static, the engine of ACT QuantPost)."""
-    algo: str = "hist"
-    calibration_size: int = 256  # train texts used to calibrate activation ranges
-    batch_size: int = 16
-    seed: int = 42
-
-    def __post_init__(self):
-        _check(self.algo in PTQ_ALGOS, f"algo must be one of {', '.join(PTQ_ALGOS)}")
-        _check(1 <= self.calibration_size <= 100000, "calibration_size must be between 1 and 100000")
-        _check(1 <= self.batch_size <= 1024, "batch_size must be between 1 and 1024")
 
 
 @dataclass(frozen=True)
@@ -243,34 +124,32 @@ _SECTION_TYPES = {"data": DataConfig, "teacher": TeacherConfig, "convert": Conve
                   "evaluate": EvaluateConfig, "bench": BenchConfig,
                   "arm": ArmConfig}
 
-# Compression steps in the only order they can be chained; each is also a YAML section.
-STEP_TYPES = {"distill": DistillConfig, "prune": PruneConfig, "trim_vocab": TrimVocabConfig,
-              "embedding_int8": EmbeddingInt8Config, "qat": QATConfig, "ptq": PTQConfig}
-QUANT_STEPS = ("qat", "ptq")
-_ORDER_REASONS = (
-    "distill comes first: it makes the student that the later steps shrink",
-    "prune comes before trim_vocab and quantization: it fine-tunes in float, and Lite's int8 kernels "
-    "need the final shapes",
-    "embedding_int8 comes after trim_vocab (trimming slices the float table) and before qat/ptq "
-    "(quantization then trains or calibrates around the int8 table)",
-    "qat or ptq is last: an int8 program is what Lite converts, no later step can train or reshape it",
-)
-
-
 def check_chain(chain, where: str) -> None:
-    """An order ACT-style tools can run, explained before any training starts."""
-    unknown = [s for s in chain if s not in STEP_TYPES]
+    """An order ACT-style tools can run, explained before any training starts (read from ppliteformer/steps)."""
+    names = step_names()
+    unknown = [s for s in chain if s not in names]
     if unknown:
-        raise ConfigError(f"{where}: unknown step '{unknown[0]}'. Steps: {', '.join(STEP_TYPES)}.")
+        raise ConfigError(f"{where}: unknown step '{unknown[0]}'. Steps: {', '.join(names)}.")
     if len(set(chain)) != len(chain):
         raise ConfigError(f"{where}: a step appears twice. List each step at most once.")
-    if all(s in chain for s in QUANT_STEPS):
-        raise ConfigError(f"{where}: qat and ptq are alternatives (both make the final int8 program, and ACT "
-                          "cannot quantize a quantized model). Keep one of them.")
-    order = list(STEP_TYPES)
-    if [order.index(s) for s in chain] != sorted(order.index(s) for s in chain):
+    int8 = [s for s in chain if get_step(s).output == INT8_PROGRAM]
+    if len(int8) > 1:
+        raise ConfigError(f"{where}: {' and '.join(int8)} are alternatives (each makes the final int8 program, and "
+                          "ACT cannot quantize a quantized model). Keep one of them.")
+    if [names.index(s) for s in chain] != sorted(names.index(s) for s in chain) or (int8 and chain[-1] != int8[0]):
         raise ConfigError(f"{where}: steps out of order ({' -> '.join(chain)}). The order is "
-                          f"{' -> '.join(order[:4])} -> qat|ptq, because " + "; ".join(_ORDER_REASONS) + ".")
+                          f"{_order_text()}, because " + "; ".join(_order_reasons()) + ".")
+
+
+def _order_text() -> str:
+    """distill -> prune -> ... -> qat|ptq: the int8-program steps are alternatives at the end."""
+    steps = all_steps()
+    int8 = "|".join(s.name for s in steps if s.output == INT8_PROGRAM)
+    return " -> ".join([s.name for s in steps if s.output != INT8_PROGRAM] + ([int8] if int8 else []))
+
+
+def _order_reasons() -> list:
+    return list(dict.fromkeys(s.order_reason for s in all_steps()))
 
 
 def _coerce(value, annotation: str, where: str):
@@ -336,7 +215,7 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a strategy must be a YAML mapping with sections "
                           f"({', '.join(_SECTION_TYPES)}), got {type(raw).__name__}.")
-    top = {"name", "workdir", "chain", *_SECTION_TYPES, *STEP_TYPES}
+    top = {"name", "workdir", "chain", *_SECTION_TYPES, *step_names()}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"{path}: unknown section '{unknown[0]}'. Allowed top-level keys: "
@@ -347,11 +226,11 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     chosen_workdir = workdir or _coerce(raw.get("workdir", f"work/{name}"), "str", f"{path}: workdir")
     chain = _coerce(raw.get("chain", []), "typing.Tuple[str, ...]", f"{path}: chain")
     check_chain(chain, f"{path}: chain")
-    idle = [s for s in STEP_TYPES if s in raw and s not in chain]
+    idle = [s for s in step_names() if s in raw and s not in chain]
     if idle:
         raise ConfigError(f"{path}: section '{idle[0]}' is set but '{idle[0]}' is not in chain, so it would "
                           f"never run. Add it to chain (e.g. chain: [{', '.join([*chain, idle[0]])}]) "
                           "or remove the section.")
-    steps = {s: _build_section(STEP_TYPES[s], raw.get(s), f"{path}: section '{s}'") for s in chain}
+    steps = {s: _build_section(get_step(s).config, raw.get(s), f"{path}: section '{s}'") for s in chain}
     return Strategy(name=name, workdir=chosen_workdir, source_file=str(path), chain=chain, steps=steps,
                     **sections)

@@ -189,3 +189,10 @@ def load_splits(source: str, fractions=(0.8, 0.1, 0.1), seed: int = 42) -> Datas
     if source == BUILTIN:
         return split_dataset(load_builtin(), fractions, seed, labels=BUILTIN_LABELS)
     return split_dataset(load_file(source), fractions, seed)
+
+
+def read_splits(data_dir) -> DatasetSplits:
+    """The splits the data stage wrote into ``data_dir``."""
+    from .layout import SPLITS_FILE
+
+    return DatasetSplits.from_json(json.loads((Path(data_dir) / SPLITS_FILE).read_text(encoding="utf-8")))

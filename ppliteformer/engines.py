@@ -31,8 +31,9 @@ import numpy as np
 
 from .bench import synthetic_inputs
 from .errors import ConfigError, ModelFileError, StageError
-from .runtimes import MODEL_FILE, NB_FILE, PARAMS_FILE, child_env, inference_model_bytes
-from .stages.convert import REWRITES_FILE, convert_model
+from .layout import MODEL_FILE, NB_FILE, PARAMS_FILE
+from .runtimes import child_env, inference_model_bytes
+from .lite_convert import REWRITES_FILE, convert_model
 from .x86_rewrites import REWRITES
 from .standalone_predictor import META_FILE, PredictorError, mkl_avx2_env
 

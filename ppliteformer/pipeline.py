@@ -12,18 +12,19 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .atomic import jsonable, temporary_name, write_json_atomic
 from .errors import WorkdirError
+from .layout import LOCK_FILE, MANIFEST, STAGE_CONFIG
 
-MANIFEST = "manifest.json"
-LOCK_FILE = ".lock"
-STAGE_CONFIG = "stage_config.json"  # the config a stage ran with, saved beside its output
+log = logging.getLogger("ppliteformer")
 
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -33,18 +34,6 @@ def _workdir_error(workdir: Path, exc: OSError) -> WorkdirError:
     return WorkdirError(f"Cannot write in the work directory {workdir}: {exc.strerror or exc}. Free some disk "
                         "space or make the folder writable (or choose another with --workdir), then run again; "
                         "finished stages are kept and will be reused.")
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _jsonable(obj):
-    if is_dataclass(obj):
-        return asdict(obj)
-    raise TypeError(f"stage config holds a {type(obj).__name__}, which cannot be hashed")
 
 
 @dataclass(frozen=True)
@@ -66,7 +55,7 @@ class StageContext:
 
 
 class Pipeline:
-    def __init__(self, workdir, stages: list, log=print):
+    def __init__(self, workdir, stages: list, log=log.info):
         self.workdir = Path(workdir)
         self.stages = stages
         self.log = log
@@ -79,7 +68,7 @@ class Pipeline:
     def _key(stage: Stage, upstream_keys: dict) -> str:
         blob = json.dumps({"stage": stage.name, "config": stage.config,
                            "inputs": {n: upstream_keys[n] for n in stage.inputs}},
-                          sort_keys=True, default=_jsonable)
+                          sort_keys=True, default=jsonable)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def run(self, until: str | None = None) -> dict:
@@ -135,7 +124,7 @@ class Pipeline:
     def _run_stage(self, stage: Stage, key: str, out_dir: Path, manifest: dict) -> dict:
         self.log(f"[{stage.name}] running" + (" (replacing the output of an earlier, different config)"
                                               if out_dir.is_dir() else ""))
-        tmp_dir = self.workdir / f".{stage.name}.tmp-{os.getpid()}"
+        tmp_dir = temporary_name(self.workdir / stage.name)
         try:
             tmp_dir.mkdir(parents=True)
             write_json_atomic(tmp_dir / STAGE_CONFIG, {"stage": stage.name, "config": stage.config,

@@ -13,15 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtimes import MODEL_FILE, PARAMS_FILE
-from .standalone_predictor import INPUT_NAMES, batch_arrays
-
-
-def input_specs():
-    import paddle
-
-    return [paddle.static.InputSpec([None, None], "float32" if name == "attention_mask" else "int64", name)
-            for name in INPUT_NAMES]
+from .export_program import input_specs
+from .layout import MODEL_FILE, PARAMS_FILE
+from .standalone_predictor import batch_arrays
 
 
 def qat_wrapper(cfg):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import QUANT_STEPS
-from .pipeline import write_json_atomic
-
-REPORT_FILE = "report.json"
+from .atomic import write_json_atomic
+from .layout import REPORT_FILE, TEACHER, artifact_stage_name, model_stage_name
+from .records import ArtifactRecord, Report, StepResult
+from .steps import get_step
 
 INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle "
               "Inference, simulated in float ('accuracy') and on oneDNN's int8 kernels "
@@ -17,84 +17,77 @@ ARM_KERNELS = ("paddle_lite_arm_kernels_qemu: the arm .nb run by Paddle Lite's A
                "texts); emulation checks numerics and counts instructions, it is not a device and times nothing")
 
 
-def _artifact(name: str, records: dict, parameters) -> dict:
-    from .workflow import artifact_stage_name, model_stage_name
+# The artifact's stage kind -> {record field: the metric that stage reported}
+_METRICS = {
+    "evaluate": {"accuracy": "accuracy", "accuracy_x86_lite": "accuracy_x86_lite",
+                 "max_abs_logit_diff_lite_vs_inference": "max_abs_logit_diff",
+                 "label_agreement_lite_vs_inference": "label_agreement",
+                 "accuracy_x86_int8_onednn": "accuracy_x86_int8_onednn"},
+    "convert": {"nb_bytes_arm": "nb_bytes_arm", "nb_bytes_x86": "nb_bytes_x86"},
+    "bench": {"peak_memory_mb": "peak_rss_mb"},  # of the process timing the x86 .nb
+    "arm_evaluate": {"accuracy_arm": "accuracy", "arm_texts": "texts", "arm_whole_test_split": "whole_test_split",
+                     "arm_reference": "reference", "max_abs_logit_diff_arm_vs_reference": "max_abs_logit_diff",
+                     "label_agreement_arm_vs_reference": "label_agreement", "arm_cpu_identity": "cpu_identity",
+                     "arm_instructions": "instructions"},
+}
 
+
+def _artifact(name: str, records: dict, parameters) -> ArtifactRecord:
     def metrics(kind):
         return records.get(artifact_stage_name(name, kind), {}).get("metrics", {})
 
-    evaluation, sizes, latency = metrics("evaluate"), metrics("convert"), metrics("bench")
-    arm = metrics("arm_evaluate")
-    int8 = name in QUANT_STEPS
-    made = records.get(model_stage_name(name), {}).get("metrics", {})
-    entry = {
-        "name": name,
-        "int8": int8,
-        "accuracy": evaluation.get("accuracy"),
-        "accuracy_x86_lite": evaluation.get("accuracy_x86_lite"),
-        "max_abs_logit_diff_lite_vs_inference": evaluation.get("max_abs_logit_diff"),
-        "label_agreement_lite_vs_inference": evaluation.get("label_agreement"),
-        "inference_model_bytes": made.get("model_bytes"),
-        "nb_bytes_arm": sizes.get("nb_bytes_arm"),
-        "nb_bytes_x86": sizes.get("nb_bytes_x86"),
-        "latency_ms_x86_lite": None if int8 else latency.get("median_ms"),
-        "latency_x86_lite": None if int8 else latency or None,
-        "accuracy_x86_int8_onednn": evaluation.get("accuracy_x86_int8_onednn"),
-        "latency_ms_x86_int8": latency.get("median_ms") if int8 else None,
-        "latency_x86_int8": latency if int8 else None,
-        "parameters": parameters,
-        "peak_memory_mb": latency.get("peak_rss_mb"),  # of the process timing the x86 .nb
-        "accuracy_arm": arm.get("accuracy"),
-        "arm_texts": arm.get("texts"),
-        "arm_whole_test_split": arm.get("whole_test_split"),
-        "arm_reference": arm.get("reference"),
-        "max_abs_logit_diff_arm_vs_reference": arm.get("max_abs_logit_diff"),
-        "label_agreement_arm_vs_reference": arm.get("label_agreement"),
-        "arm_cpu_identity": arm.get("cpu_identity"),
-        "arm_instructions_per_inference": arm.get("instructions", {}).get("instructions_per_inference"),
-        "arm_instructions": arm.get("instructions"),
-        "accuracy_verified_by": "; ".join(
-            ([ARM_KERNELS] if arm else []) +
-            [INT8_PROXY if int8 else "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"]),
-    }
-    return entry
+    int8 = name != TEACHER and get_step(name).int8
+    latency, arm = metrics("bench"), metrics("arm_evaluate")
+    record = ArtifactRecord(name=name, int8=int8, parameters=parameters,
+                            **{field: metrics(kind).get(metric)
+                               for kind, fields in _METRICS.items() for field, metric in fields.items()})
+    record.inference_model_bytes = records.get(model_stage_name(name), {}).get("metrics", {}).get("model_bytes")
+    record.arm_instructions_per_inference = (record.arm_instructions or {}).get("instructions_per_inference")
+    if int8:  # Paddle Inference on oneDNN's int8 kernels: Lite x86 cannot run int8 matmuls
+        record.latency_ms_x86_int8, record.latency_x86_int8 = latency.get("median_ms"), latency
+    else:
+        record.latency_ms_x86_lite, record.latency_x86_lite = latency.get("median_ms"), latency or None
+    record.accuracy_verified_by = "; ".join(
+        ([ARM_KERNELS] if arm else []) +
+        [INT8_PROXY if int8 else "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"])
+    return record
 
 
-def _parameters(name: str, records: dict):
-    step = records.get(name, {}).get("metrics", {})
-    return step.get("parameters") or step.get("after", {}).get("parameters")
+def _step_result(name: str, records: dict) -> StepResult:
+    return StepResult.from_json(records.get(name, {}).get("metrics") or {})
 
 
-def build_report(strategy, records: dict) -> dict:
-    """One entry per artifact (the teacher, then each chain step), from the finished stages' metrics."""
-    names = ["teacher", *strategy.chain]
-    float_names = [n for n in names if n not in QUANT_STEPS and n != "embedding_int8"]
-    artifacts = [_artifact(n, records, _parameters(n, records)) for n in names]
+def build_report(strategy, records: dict) -> Report:
+    """One record per artifact (the teacher, then each chain step), from the finished stages' metrics."""
+    names = [TEACHER, *strategy.chain]
+    steps = {n: _step_result(n, records) for n in names if n in records}
+    float_names = [n for n in names if n == TEACHER or get_step(n).all_float and not get_step(n).int8]
+    artifacts = [_artifact(n, records, steps[n].parameters if n in steps else None) for n in names]
     teacher = artifacts[0]
     for entry in artifacts:
-        entry["size_ratio_arm_vs_teacher"] = _ratio(teacher["nb_bytes_arm"], entry["nb_bytes_arm"])
-        entry["speedup_x86_lite_vs_teacher"] = _ratio(teacher["latency_ms_x86_lite"], entry["latency_ms_x86_lite"])
-        entry["arm_instruction_ratio_vs_teacher"] = _ratio(entry["arm_instructions_per_inference"],
-                                                           teacher["arm_instructions_per_inference"], 3)
-        entry["accuracy_change_vs_teacher"] = (None if None in (entry["accuracy"], teacher["accuracy"])
-                                               else round(entry["accuracy"] - teacher["accuracy"], 4))
+        entry.size_ratio_arm_vs_teacher = _ratio(teacher.nb_bytes_arm, entry.nb_bytes_arm)
+        entry.speedup_x86_lite_vs_teacher = _ratio(teacher.latency_ms_x86_lite, entry.latency_ms_x86_lite)
+        entry.arm_instruction_ratio_vs_teacher = _ratio(entry.arm_instructions_per_inference,
+                                                        teacher.arm_instructions_per_inference, 3)
+        entry.accuracy_change_vs_teacher = (None if None in (entry.accuracy, teacher.accuracy)
+                                            else round(entry.accuracy - teacher.accuracy, 4))
     for source, entry in zip(artifacts, artifacts[1:]):
-        entry["arm_instruction_ratio_vs_source"] = _ratio(entry["arm_instructions_per_inference"],
-                                                          source["arm_instructions_per_inference"], 3)
+        entry.arm_instruction_ratio_vs_source = _ratio(entry.arm_instructions_per_inference,
+                                                       source.arm_instructions_per_inference, 3)
     final, final_reason = _final_choice(artifacts)
-    return {
-        "strategy": strategy.name,
-        "chain": list(strategy.chain),
-        "teacher": "teacher",
-        "final": final,
-        "final_reason": final_reason,
-        "final_fp32": float_names[-1],
-        "data": records.get("data", {}).get("metrics", {}),
-        "steps": {n: records.get(n, {}).get("metrics", {}) for n in names},
-        "stage_seconds": {name: r.get("seconds") for name, r in records.items()},
-        "total_seconds": round(sum(r.get("seconds") or 0 for r in records.values()), 1),
-        "artifacts": artifacts,
-    }
+    return Report(
+        strategy=strategy.name,
+        chain=list(strategy.chain),
+        teacher=TEACHER,
+        final=final,
+        final_reason=final_reason,
+        final_fp32=float_names[-1],
+        data=records.get("data", {}).get("metrics", {}),
+        steps=steps,
+        stage_seconds={name: r.get("seconds") for name, r in records.items()},
+        total_seconds=round(sum(r.get("seconds") or 0 for r in records.values()), 1),
+        artifacts=artifacts,
+    )
 
 
 def _final_choice(artifacts: list) -> tuple:
@@ -102,15 +95,15 @@ def _final_choice(artifacts: list) -> tuple:
     instructions as the float model it was quantized from; then that model, which is then both
     as fast on ARM and free of int8's rounding."""
     last = artifacts[-1]
-    ratio = last.get("arm_instruction_ratio_vs_source")
-    if not last["int8"] or ratio is None:
-        return last["name"], "the last step of the chain"
-    source = artifacts[-2]["name"]
-    measured = (f"{last['name']} (int8) takes {ratio:.2f}x the aarch64 instructions per inference of {source}, the "
+    ratio = last.arm_instruction_ratio_vs_source
+    if not last.int8 or ratio is None:
+        return last.name, "the last step of the chain"
+    source = artifacts[-2].name
+    measured = (f"{last.name} (int8) takes {ratio:.2f}x the aarch64 instructions per inference of {source}, the "
                 f"float model it was quantized from (Paddle Lite ARM kernels under qemu, "
-                f"{last['arm_cpu_identity']} CPU identity)")
+                f"{last.arm_cpu_identity} CPU identity)")
     if ratio < 1:
-        return last["name"], f"{measured}: int8 pays on ARM"
+        return last.name, f"{measured}: int8 pays on ARM"
     return source, f"{measured}: int8 does not pay on ARM at this model size, so the final model is {source}"
 
 
@@ -119,9 +112,9 @@ def _ratio(numerator, denominator, digits: int = 2):
     return None if not numerator or not denominator else round(numerator / denominator, digits)
 
 
-def write_report(workdir, report: dict) -> Path:
+def write_report(workdir, report: Report) -> Path:
     path = Path(workdir) / REPORT_FILE
-    write_json_atomic(path, report)
+    write_json_atomic(path, report.to_json())
     return path
 
 
@@ -132,7 +125,8 @@ def _fmt(value, kind):
             "minsn": f"{value / 1e6:.2f} M", "ratio": f"{value:.3f}"}[kind]
 
 
-def print_table(report: dict) -> None:
+def format_table(report: Report) -> str:
+    """The table a run prints at its end, with the notes that say what produced each figure."""
     columns = [("artifact", "name", None), ("acc (Paddle Inf.)", "accuracy", "acc"),
                ("acc (Lite x86)", "accuracy_x86_lite", "acc"), (".nb arm", "nb_bytes_arm", "mb"),
                (".nb x86", "nb_bytes_x86", "mb"), ("Lite x86 latency", "latency_ms_x86_lite", "ms"),
@@ -140,28 +134,28 @@ def print_table(report: dict) -> None:
                ("acc (ARM kernels)", "accuracy_arm", "acc"), ("ARM insns/inference", "arm_instructions_per_inference",
                                                                "minsn"),
                ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio")]
-    rows = [[a[key] if kind is None else _fmt(a.get(key), kind) for _, key, kind in columns]
-            for a in report["artifacts"]]
+    rows = [[getattr(a, key) if kind is None else _fmt(getattr(a, key), kind) for _, key, kind in columns]
+            for a in report.artifacts]
     widths = [max(len(title), *(len(r[i]) for r in rows)) for i, (title, _, _) in enumerate(columns)]
-    print("  ".join(title.ljust(w) for (title, _, _), w in zip(columns, widths)))
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
-    latency = report["artifacts"][0].get("latency_x86_lite")
+    lines = ["  ".join(title.ljust(w) for (title, _, _), w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    latency = report.artifacts[0].latency_x86_lite
     if latency:
-        print(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
-              f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
-    if report.get("final_reason") and report["artifacts"][-1]["int8"]:
-        print(f"final: {report['final']}: {report['final_reason']}.")
-    arm = [a for a in report["artifacts"] if a.get("accuracy_arm") is not None]
+        lines.append(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
+                     f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
+    if report.final_reason and report.artifacts[-1].int8:
+        lines.append(f"final: {report.final}: {report.final_reason}.")
+    arm = [a for a in report.artifacts if a.accuracy_arm is not None]
     if arm:
-        counts = ", ".join(f"{a['name']} {a['arm_texts']}" for a in arm)
-        print(f"ARM kernels: Paddle Lite's aarch64 kernels under qemu emulation ({arm[0]['arm_cpu_identity']} CPU "
-              f"identity), test texts run: {counts}; instructions per inference at batch 1, seq "
-              f"{arm[0]['arm_instructions']['seq_len']}, 1 thread: an instruction count, not a time on a device.")
-    for a in report["artifacts"]:
-        if a["int8"]:
-            on_arm = (f"{_fmt(a.get('accuracy_arm'), 'acc')} on ARM int8 kernels (emulated), " if
-                      a.get("accuracy_arm") is not None else "")
-            print(f"{a['name']} (int8): accuracy {on_arm}{_fmt(a['accuracy'], 'acc')} simulated, "
-                  f"{_fmt(a['accuracy_x86_int8_onednn'], 'acc')} on oneDNN int8 kernels at "
-                  f"{_fmt(a['latency_ms_x86_int8'], 'ms')} (Paddle Inference, 1 thread).")
+        counts = ", ".join(f"{a.name} {a.arm_texts}" for a in arm)
+        lines.append(f"ARM kernels: Paddle Lite's aarch64 kernels under qemu emulation ({arm[0].arm_cpu_identity} CPU "
+                     f"identity), test texts run: {counts}; instructions per inference at batch 1, seq "
+                     f"{arm[0].arm_instructions['seq_len']}, 1 thread: an instruction count, not a time on a device.")
+    for a in report.artifacts:
+        if a.int8:
+            on_arm = (f"{_fmt(a.accuracy_arm, 'acc')} on ARM int8 kernels (emulated), " if
+                      a.accuracy_arm is not None else "")
+            lines.append(f"{a.name} (int8): accuracy {on_arm}{_fmt(a.accuracy, 'acc')} simulated, "
+                         f"{_fmt(a.accuracy_x86_int8_onednn, 'acc')} on oneDNN int8 kernels at "
+                         f"{_fmt(a.latency_ms_x86_int8, 'ms')} (Paddle Inference, 1 thread).")
+    return "\n".join(lines)

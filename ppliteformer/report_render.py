@@ -16,17 +16,17 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import write_text_atomic
 from .errors import ReportError
-from .report import REPORT_FILE
+from .layout import REPORT_FILE
+from .records import ArtifactRecord, Report
 
 HTML_FILE, MD_FILE = "report.html", "report.md"
 SIZE_SVG, LATENCY_SVG = "report_size.svg", "report_latency.svg"
-REPORT_KEYS = ("strategy", "chain", "teacher", "final", "final_fp32", "artifacts")
 LATENCY_KEYS = ("median_ms", "p90_ms", "min_ms", "avg_ms")
 INT8_NOTE = "its arm .nb was verified through the Paddle Inference proxy, not on a device (int8; see the notes)"
 ARM_NOTE = ("Paddle Inference; the Lite x86 .nb and the arm .nb on Paddle Lite's ARM kernels under qemu "
@@ -60,15 +60,15 @@ def render_report(workdir, device_results=()) -> tuple:
     """Write WORKDIR/report.html and report.md (plus the plots' SVG files); return (html_path, md_path)."""
     workdir = Path(workdir)
     report = _load_report(workdir)
-    names = [a["name"] for a in report["artifacts"]]
-    devices = [_load_device(Path(p), names, report["final"]) for p in device_results]
-    plots = _plot_section(report["artifacts"])
+    names = [a.name for a in report.artifacts]
+    devices = [_load_device(Path(p), names, report.final) for p in device_results]
+    plots = _plot_section(report.artifacts)
     sections = [_run_section(report), _artifact_section(report, devices), plots]
     if devices:
         sections.append(_device_section(devices))
     for file_name, _, _, svg in plots.plots:
         _write_atomic(workdir / file_name, svg)
-    title = f"ppliteformer report: {report['strategy']}"
+    title = f"ppliteformer report: {report.strategy}"
     html_path, md_path = workdir / HTML_FILE, workdir / MD_FILE
     _write_atomic(md_path, _markdown(title, sections))
     _write_atomic(html_path, _html(title, sections))
@@ -91,17 +91,17 @@ def _read_json(path: Path, hint: str) -> dict:
     return data
 
 
-def _load_report(workdir: Path) -> dict:
+def _load_report(workdir: Path) -> Report:
     path = workdir / REPORT_FILE
     hint = (f"Run `ppliteformer run STRATEGY.yaml --workdir {workdir}` to the end first; it writes "
             f"{REPORT_FILE} when the last stage finishes.")
-    report = _read_json(path, hint)
-    missing = [key for key in REPORT_KEYS if key not in report]
-    artifacts = report.get("artifacts")
-    if missing or not isinstance(artifacts, list) or not artifacts or not all(
-            isinstance(a, dict) and isinstance(a.get("name"), str) for a in artifacts):
-        raise ReportError(f"{path} is not a complete ppliteformer report (missing or malformed: "
-                          f"{', '.join(missing) or 'artifacts'}). {hint}")
+    data = _read_json(path, hint)
+    try:
+        report = Report.from_json(data)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(f"{path} is not a complete ppliteformer report ({exc}). {hint}") from None
+    if not report.artifacts:
+        raise ReportError(f"{path} is not a complete ppliteformer report (it lists no artifacts). {hint}")
     return report
 
 
@@ -146,27 +146,27 @@ def _scaled(value, factor):
     return None if value is None else value * factor
 
 
-def _run_section(report: dict) -> _Section:
-    data = report.get("data") or {}
-    final = next((a for a in report["artifacts"] if a["name"] == report["final"]), {})
+def _run_section(report: Report) -> _Section:
+    data = report.data or {}
+    final = report.artifact(report.final)
     per_label = "; ".join(f"{split} " + ", ".join(f"{label} {n}" for label, n in counts.items())
                           for split, counts in (data.get("per_label") or {}).items())
     return _Section("Run", lines=[
-        f"Strategy: {report['strategy']}",
-        f"Chain: {' → '.join([report['teacher'], *report['chain']])}",
-        f"Final artifact: {report['final']}{' (int8)' if final.get('int8') else ''}; "
-        f"final fp32 artifact: {report['final_fp32']}"
-        + (f" (why this final: {report['final_reason']})" if report.get("final_reason") else ""),
+        f"Strategy: {report.strategy}",
+        f"Chain: {' → '.join([report.teacher, *report.chain])}",
+        f"Final artifact: {report.final}{' (int8)' if final.int8 else ''}; "
+        f"final fp32 artifact: {report.final_fp32}"
+        + (f" (why this final: {report.final_reason})" if report.final_reason else ""),
         f"Data: {_num(data.get('rows'), 'd')} rows, {_num(data.get('kept'), 'd')} kept "
         f"({_num(data.get('contradictory_dropped'), 'd')} contradictory dropped); train "
         f"{_num(data.get('train'), 'd')}, dev {_num(data.get('dev'), 'd')}, test {_num(data.get('test'), 'd')}"
         + (f" ({per_label})" if per_label else ""),
-        f"Total stage time: {_num(report.get('total_seconds'), '.1f', ' s')}",
+        f"Total stage time: {_num(report.total_seconds, '.1f', ' s')}",
     ])
 
 
-def _lite_latency(artifact: dict) -> str:
-    latency = artifact.get("latency_x86_lite") or {}
+def _lite_latency(artifact: ArtifactRecord) -> str:
+    latency = artifact.latency_x86_lite or {}
     return " / ".join(_num(latency.get(key), ".3f") for key in LATENCY_KEYS[:3]) if latency else "-"
 
 
@@ -181,48 +181,48 @@ def _device_latency(latency: dict) -> str:
     return f"{latency[key]:.3f} ms {key[:-3]}"
 
 
-def _artifact_section(report: dict, devices: list) -> _Section:
+def _artifact_section(report: Report, devices: list) -> _Section:
     columns = [
-        ("artifact", lambda a: a["name"] + (" (int8)" if a.get("int8") else "")),
-        ("accuracy", lambda a: _num(a.get("accuracy"), ".4f")),
-        ("vs teacher", lambda a: _num(_scaled(a.get("accuracy_change_vs_teacher"), 100), "+.2f", " pts")),
-        ("arm .nb", lambda a: _num(_scaled(a.get("nb_bytes_arm"), 1e-6), ".3f", " MB")),
-        ("smaller than teacher", lambda a: _num(a.get("size_ratio_arm_vs_teacher"), ".2f", "x")),
+        ("artifact", lambda a: a.name + (" (int8)" if a.int8 else "")),
+        ("accuracy", lambda a: _num(a.accuracy, ".4f")),
+        ("vs teacher", lambda a: _num(_scaled(a.accuracy_change_vs_teacher, 100), "+.2f", " pts")),
+        ("arm .nb", lambda a: _num(_scaled(a.nb_bytes_arm, 1e-6), ".3f", " MB")),
+        ("smaller than teacher", lambda a: _num(a.size_ratio_arm_vs_teacher, ".2f", "x")),
         ("Lite x86 ms median / p90 / min", _lite_latency),
-        ("faster than teacher", lambda a: _num(a.get("speedup_x86_lite_vs_teacher"), ".2f", "x")),
-        ("int8 on x86: accuracy / ms (oneDNN)", lambda a: "-" if not a.get("int8") else
-         f"{_num(a.get('accuracy_x86_int8_onednn'), '.4f')} / {_num(a.get('latency_ms_x86_int8'), '.3f')}"),
-        ("ARM kernels (emulated): accuracy / texts", lambda a: "-" if a.get("accuracy_arm") is None else
-         f"{_num(a.get('accuracy_arm'), '.4f')} / {a.get('arm_texts')}"),
-        ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.get("arm_instructions_per_inference")
-         else f"{_num(_scaled(a.get('arm_instructions_per_inference'), 1e-6), '.2f', ' M')} / "
-              f"{_num(a.get('arm_instruction_ratio_vs_teacher'), '.3f')}"),
-        ("parameters", lambda a: _num(a.get("parameters"), ",.0f")),
-        ("peak memory", lambda a: _num(a.get("peak_memory_mb"), ".1f", " MB")),
+        ("faster than teacher", lambda a: _num(a.speedup_x86_lite_vs_teacher, ".2f", "x")),
+        ("int8 on x86: accuracy / ms (oneDNN)", lambda a: "-" if not a.int8 else
+         f"{_num(a.accuracy_x86_int8_onednn, '.4f')} / {_num(a.latency_ms_x86_int8, '.3f')}"),
+        ("ARM kernels (emulated): accuracy / texts", lambda a: "-" if a.accuracy_arm is None else
+         f"{_num(a.accuracy_arm, '.4f')} / {a.arm_texts}"),
+        ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.arm_instructions_per_inference
+         else f"{_num(_scaled(a.arm_instructions_per_inference, 1e-6), '.2f', ' M')} / "
+              f"{_num(a.arm_instruction_ratio_vs_teacher, '.3f')}"),
+        ("parameters", lambda a: _num(a.parameters, ",.0f")),
+        ("peak memory", lambda a: _num(a.peak_memory_mb, ".1f", " MB")),
     ]
     if devices:
         columns.append(("ARM device latency", lambda a: "; ".join(
             f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"
-            for d in devices if d["artifact"] == a["name"]) or "-"))
+            for d in devices if d["artifact"] == a.name) or "-"))
     columns.append(("accuracy verified by",
-                    lambda a: (ARM_INT8_NOTE if a.get("int8") else ARM_NOTE) if a.get("accuracy_arm") is not None
-                    else INT8_NOTE if a.get("int8") else a.get("accuracy_verified_by") or "-"))
-    artifacts = report["artifacts"]
+                    lambda a: (ARM_INT8_NOTE if a.int8 else ARM_NOTE) if a.accuracy_arm is not None
+                    else INT8_NOTE if a.int8 else a.accuracy_verified_by or "-"))
+    artifacts = report.artifacts
     lines = ["Accuracy: test split, run by Paddle Inference (0..1); 'vs teacher' in percentage points. "
              "'smaller' and 'faster' are the teacher's .nb size or latency divided by the artifact's."]
-    bench = next((a["latency_x86_lite"] for a in artifacts if a.get("latency_x86_lite")), None)
+    bench = next((a.latency_x86_lite for a in artifacts if a.latency_x86_lite), None)
     if bench:
         lines.append(f"Lite x86 latency: {bench.get('repeats')} timed runs after {bench.get('warmup')} warm-up, "
                      f"batch {bench.get('batch_size')}, {bench.get('seq_len')} tokens, "
                      f"{bench.get('threads')} thread(s).")
-    arm = next((a for a in artifacts if a.get("arm_instructions")), None)
+    arm = next((a for a in artifacts if a.arm_instructions), None)
     if arm:
         lines.append(f"ARM kernels: each arm .nb run by Paddle Lite's aarch64 kernels under qemu user-mode emulation "
-                     f"({arm.get('arm_cpu_identity')} CPU identity) on the test texts counted in the table, checked "
+                     f"({arm.arm_cpu_identity} CPU identity) on the test texts counted in the table, checked "
                      "against Paddle Inference (the simulated int8 program for int8 artifacts). Instructions per "
-                     f"inference: batch 1, {arm['arm_instructions'].get('seq_len')} tokens, 1 thread, counted by a "
+                     f"inference: batch 1, {arm.arm_instructions.get('seq_len')} tokens, 1 thread, counted by a "
                      "qemu plugin; a deterministic cost, not a time on a device.")
-    lines += [f"{a['name']} (int8): {a.get('accuracy_verified_by')}" for a in artifacts if a.get("int8")]
+    lines += [f"{a.name} (int8): {a.accuracy_verified_by}" for a in artifacts if a.int8]
     return _Section("Artifacts", lines=lines,
                     table=([title for title, _ in columns], [[cell(a) for _, cell in columns] for a in artifacts]))
 
@@ -234,9 +234,9 @@ def _left_off(points: list, int8_reason: str) -> str:
 
 
 def _plot_section(artifacts: list) -> _Section:
-    size = [(a["name"], _scaled(a.get("nb_bytes_arm"), 1e-6), a.get("accuracy"), bool(a.get("int8")))
+    size = [(a.name, _scaled(a.nb_bytes_arm, 1e-6), a.accuracy, bool(a.int8))
             for a in artifacts]
-    latency = [(a["name"], a.get("latency_ms_x86_lite"), a.get("accuracy"), bool(a.get("int8")))
+    latency = [(a.name, a.latency_ms_x86_lite, a.accuracy, bool(a.int8))
                for a in artifacts]
     plots = []
     for file_name, title, x_title, points, reason in (
@@ -388,14 +388,9 @@ def _markdown(title: str, sections: list) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """A temp file renamed into place: a reader (or a browser reloading) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A reader (or a browser reloading) never sees half a file; a failure is a ReportError."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
         raise ReportError(f"could not write {path} ({exc.strerror}). Check that the work directory is "
                           "writable and has free space.") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()

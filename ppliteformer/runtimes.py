@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
+from .layout import MODEL_FILE, PARAMS_FILE
 from .standalone_predictor import INPUT_NAMES, LiteModel, PredictorError, batch_arrays
 
-MODEL_FILE = "model.pdmodel"
-PARAMS_FILE = "model.pdiparams"
-NB_FILE = "model.nb"
 
 
 def child_env(**extra) -> dict:

@@ -11,11 +11,7 @@ import json
 from pathlib import Path
 
 from .errors import ModelFileError
-
-STRUCTURE_FILE = "structure.json"
-WEIGHTS_FILE = "model_state.pdparams"
-CONFIG_FILE = "model_config.json"
-TASK_FILE = "task.json"  # label names and max_seq_len
+from .layout import CONFIG_FILE, STRUCTURE_FILE, TASK_FILE, WEIGHTS_FILE
 
 
 def layer_widths(model) -> dict:

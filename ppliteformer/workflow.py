@@ -1,24 +1,20 @@
 """From a strategy to the list of pipeline stages, and the one-call API ``run_strategy``."""
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
-from .config import QUANT_STEPS, Strategy, load_strategy
 from .bundle import make_bundle
+from .config import Strategy, load_strategy
+from .layout import TEACHER, artifact_stage_name, model_stage_name
 from .pipeline import Pipeline
 from .preflight import check_strategy_inputs
-from .report import build_report, print_table, write_report
-from .stages import arm_evaluate, bench, compress, convert, data, evaluate, export, teacher
+from .report import build_report, format_table, write_report
+from .stages import arm_evaluate, bench, compress, convert, data, evaluate, export, teacher, teacher_logits
+from .steps import get_step
 
-
-def artifact_stage_name(artifact: str, kind: str) -> str:
-    return kind if artifact == "teacher" else f"{artifact}_{kind}"
-
-
-def model_stage_name(artifact: str) -> str:
-    """The stage whose folder holds an artifact's inference model: qat and ptq write it
-    themselves, every other artifact has an export stage."""
-    return artifact if artifact in QUANT_STEPS else artifact_stage_name(artifact, "export")
+log = logging.getLogger("ppliteformer")
 
 
 def stage_names(strategy: Strategy) -> list:
@@ -28,19 +24,12 @@ def stage_names(strategy: Strategy) -> list:
 def arm_toolchain(strategy: Strategy, announce: bool = True):
     """The ARM toolchain for the arm_evaluate stages, or None (they are left out) when the strategy
     turns them off or, unless ``arm.required``, when something is missing (said once if ``announce``)."""
-    from .arm.toolchain import ArmToolchainMissing, ensure_toolchain
+    from .arm.toolchain import optional_toolchain
 
     if not strategy.arm.enabled:
         return None
-    try:
-        return ensure_toolchain(strategy.arm.lite_setting)
-    except ArmToolchainMissing as exc:
-        if strategy.arm.required:
-            raise
-        if announce:
-            print(f"note: arm .nb files will not be run on ARM kernels here. {exc} The rest of the run goes on.",
-                  flush=True)
-        return None
+    return optional_toolchain(strategy.arm.lite_setting, strategy.arm.required, announce and
+                              "arm .nb files will not be run on ARM kernels here; the rest of the run goes on.")
 
 
 def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, arm=None,
@@ -69,27 +58,34 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, a
 def stages_for(strategy: Strategy, arm=None) -> list:
     """Every stage of a strategy, in order; ``arm``: an ArmToolchain, to run each arm .nb on ARM kernels."""
     stages = [data.stage(strategy), teacher.stage(strategy), export.stage()]
-    stages += _check_stages(strategy, "teacher", "export", int8=False, arm=arm, final=not strategy.chain)
-    previous, previous_export = "teacher", "export"
-    if any(step in compress.TRAINING_STEPS for step in strategy.chain):
-        stages.append(compress.teacher_logits_stage(strategy.data.max_seq_len))
-    for step in strategy.chain:
-        stages.append(compress.stage(step, strategy.steps[step], previous, previous_export,
+    stages += _check_stages(strategy, TEACHER, "export", int8=False, arm=arm, final=not strategy.chain)
+    previous, previous_export = TEACHER, "export"
+    if any(get_step(name).needs_teacher_logits for name in strategy.chain):
+        stages.append(teacher_logits.stage(strategy.data.max_seq_len))
+    for name in strategy.chain:
+        step = get_step(name)
+        stages.append(compress.stage(name, strategy.steps[name], previous, previous_export,
                                      strategy.data.max_seq_len))
-        made_by = model_stage_name(step)
-        if step not in QUANT_STEPS:
-            stages.append(export.stage(step, made_by))
-        stages += _check_stages(strategy, step, made_by, int8=step in QUANT_STEPS, arm=arm,
-                                final=step == strategy.chain[-1])
-        previous, previous_export = step, made_by
+        made_by = model_stage_name(name)
+        if not step.int8:
+            stages.append(export.stage(name, made_by))
+        stages += _check_stages(strategy, name, made_by, int8=step.int8, arm=arm, final=name == strategy.chain[-1])
+        previous, previous_export = name, made_by
     return stages
 
 
-def quiet_paddlenlp():
-    """PaddleNLP logs every file it saves or loads at INFO; keep only its warnings."""
+@contextlib.contextmanager
+def paddlenlp_quiet():
+    """PaddleNLP logs every file it saves or loads at INFO: keep only its warnings during a run,
+    then give the caller's process its own level back."""
     from paddlenlp.utils.log import logger
 
+    level = logger.logger.level
     logger.set_level("WARNING")
+    try:
+        yield
+    finally:
+        logger.logger.setLevel(level)
 
 
 def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
@@ -101,13 +97,13 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
         strategy = load_strategy(strategy, workdir)
     check_strategy_inputs(strategy)
     workdir = Path(workdir or strategy.workdir)
-    quiet_paddlenlp()
     arm = arm_toolchain(strategy)
-    records = Pipeline(workdir, stages_for(strategy, arm)).run(until=until)
-    report = build_report(strategy, records)
-    print_table(report)
-    if until is None:
-        write_report(workdir, report)
-        for folder in make_bundle(workdir, arm_toolchain=arm):
-            print(f"bundle: {folder}")
+    with paddlenlp_quiet():
+        records = Pipeline(workdir, stages_for(strategy, arm)).run(until=until)
+        report = build_report(strategy, records)
+        log.info("%s", format_table(report))
+        if until is None:
+            write_report(workdir, report)
+            for folder in make_bundle(workdir, arm_toolchain=arm):
+                log.info("bundle: %s", folder)
     return report

@@ -1,6 +1,6 @@
 """Rewrites of an exported program that let Paddle Lite's x86 opt make a faster `.nb`.
 
-Applied by ``stages.convert.convert_model`` to a copy of the model before opt, for the x86
+Applied by ``lite_convert.convert_model`` to a copy of the model before opt, for the x86
 target only (the arm `.nb` is converted from the unchanged program: Lite's ARM passes fuse
 it already, and it cannot be timed here). Both rewrites compute the same values; the
 evaluate stage checks the x86 `.nb`'s logits against Paddle Inference on the test split.
@@ -30,7 +30,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .runtimes import MODEL_FILE, PARAMS_FILE, static_program
+from .layout import MODEL_FILE, PARAMS_FILE
+from .runtimes import static_program
 
 # Written by paddle.jit.save next to model.pdiparams; it describes the original params file.
 _NOT_COPIED = {MODEL_FILE, PARAMS_FILE, "model.pdiparams.info"}

@@ -10,7 +10,7 @@ import pytest
 
 from ppliteformer.arm.toolchain import LITE_ENV, ArmToolchainMissing, ensure_toolchain, missing_parts
 from ppliteformer.errors import StageError
-from ppliteformer.runtimes import NB_FILE
+from ppliteformer.layout import NB_FILE
 from ppliteformer.standalone_predictor import batch_arrays
 
 from .conftest import REPO, TINY_STRATEGY
@@ -30,7 +30,7 @@ def test_a_missing_lite_build_is_named_with_the_fix(monkeypatch, tmp_path):
         ensure_toolchain()
 
 
-def test_a_run_goes_on_without_arm_unless_required(monkeypatch, tmp_path, capsys, corpus_tsv):
+def test_a_run_goes_on_without_arm_unless_required(monkeypatch, tmp_path, caplog, corpus_tsv):
     from ppliteformer.config import load_strategy
     from ppliteformer.workflow import arm_toolchain, stage_names
 
@@ -39,7 +39,7 @@ def test_a_run_goes_on_without_arm_unless_required(monkeypatch, tmp_path, capsys
     path.write_text(TINY_STRATEGY.format(data=corpus_tsv), encoding="utf-8")
     strategy = load_strategy(path)
     assert arm_toolchain(strategy) is None
-    assert "will not be run on ARM kernels" in capsys.readouterr().out
+    assert "will not be run on ARM kernels" in caplog.text
     assert "arm_evaluate" not in stage_names(strategy)
     path.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "arm: {required: true}\n", encoding="utf-8")
     with pytest.raises(ArmToolchainMissing):
@@ -49,13 +49,13 @@ def test_a_run_goes_on_without_arm_unless_required(monkeypatch, tmp_path, capsys
 @needs_arm
 def test_every_text_of_the_final_artifact_ran_on_arm_kernels_and_matches(tiny_run):
     workdir, report = tiny_run
-    teacher = report["artifacts"][0]
+    teacher = report.artifacts[0]
     metrics = json.loads((workdir / "manifest.json").read_text())["stages"]["arm_evaluate"]["metrics"]
-    assert teacher["arm_texts"] == metrics["test_texts"] == report["data"]["test"] and teacher["arm_whole_test_split"]
-    assert teacher["max_abs_logit_diff_arm_vs_reference"] < 1e-4 and teacher["label_agreement_arm_vs_reference"] == 1
-    assert teacher["accuracy_arm"] == teacher["accuracy"]
-    assert teacher["arm_instructions_per_inference"] > 100_000 and teacher["arm_instruction_ratio_vs_teacher"] == 1
-    assert "paddle_lite_arm_kernels_qemu" in teacher["accuracy_verified_by"]
+    assert teacher.arm_texts == metrics["test_texts"] == report.data["test"] and teacher.arm_whole_test_split
+    assert teacher.max_abs_logit_diff_arm_vs_reference < 1e-4 and teacher.label_agreement_arm_vs_reference == 1
+    assert teacher.accuracy_arm == teacher.accuracy
+    assert teacher.arm_instructions_per_inference > 100_000 and teacher.arm_instruction_ratio_vs_teacher == 1
+    assert "paddle_lite_arm_kernels_qemu" in teacher.accuracy_verified_by
 
 
 @needs_arm
@@ -179,7 +179,9 @@ def test_int8_embedding_dequantizes_the_looked_up_rows_within_half_a_step():
 
 
 def _artifact(name, int8, instructions, identity="a55"):
-    return {"name": name, "int8": int8, "arm_instructions_per_inference": instructions, "arm_cpu_identity": identity}
+    from ppliteformer.records import ArtifactRecord
+
+    return ArtifactRecord(name=name, int8=int8, arm_instructions_per_inference=instructions, arm_cpu_identity=identity)
 
 
 @pytest.mark.parametrize("qat_instructions, final", [(4.8e6, "qat"), (5.9e6, "embedding_int8")])
@@ -188,7 +190,7 @@ def test_the_final_artifact_follows_the_arm_instruction_count(qat_instructions, 
 
     artifacts = [_artifact("teacher", False, 1.2e8), _artifact("embedding_int8", False, 5.9e6),
                  _artifact("qat", True, qat_instructions)]
-    artifacts[-1]["arm_instruction_ratio_vs_source"] = round(qat_instructions / 5.9e6, 3)
+    artifacts[-1].arm_instruction_ratio_vs_source = round(qat_instructions / 5.9e6, 3)
     chosen, reason = _final_choice(artifacts)
     assert chosen == final and "a55 CPU identity" in reason
     assert ("does not pay" in reason) == (final != "qat")
@@ -198,5 +200,4 @@ def test_without_arm_counts_the_last_step_is_final():
     from ppliteformer.report import _final_choice
 
     artifacts = [_artifact("teacher", False, None), _artifact("qat", True, None)]
-    artifacts[-1]["arm_instruction_ratio_vs_source"] = None
     assert _final_choice(artifacts)[0] == "qat"

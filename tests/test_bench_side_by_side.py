@@ -57,7 +57,7 @@ def tiny_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def arm_nb(tiny_export, tmp_path_factory):
-    from ppliteformer.stages.convert import convert_model
+    from ppliteformer.lite_convert import convert_model
 
     return convert_model(tiny_export, tmp_path_factory.mktemp("arm"), "arm")
 
@@ -183,7 +183,7 @@ def test_out_is_not_overwritten_without_force(cli_run, tiny_export):
 
 
 def test_a_nb_runs_on_lite_only(tiny_export, tmp_path):
-    from ppliteformer.stages.convert import convert_model
+    from ppliteformer.lite_convert import convert_model
 
     nb = convert_model(tiny_export, tmp_path / "x86", "x86")
     proc = ppliteformer("bench", "--model", nb, "--seq-len", SEQ, "--warmup", 0, "--repeats", 2)
@@ -205,8 +205,8 @@ def _nb_op_types(nb) -> Counter:
 
 def test_x86_rewrites_keep_logits_fuse_linears_to_fc_and_turn_one_head_transposes_into_reshapes(tiny_export,
                                                                                                  tmp_path):
-    from ppliteformer.stages.convert import REWRITES_FILE, convert_model
-    from ppliteformer.stages.export import program_op_types
+    from ppliteformer.lite_convert import REWRITES_FILE, convert_model
+    from ppliteformer.export_program import program_op_types
     from ppliteformer.x86_rewrites import rewrite_for_x86
 
     copy = tmp_path / "rewritten"

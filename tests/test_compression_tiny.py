@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from ppliteformer.runtimes import DygraphModel, PaddleInferenceModel, logits_over
-from ppliteformer.stages.convert import REWRITES_FILE
-from ppliteformer.stages.export import program_op_types
-from ppliteformer.structure import STRUCTURE_FILE, load_checkpoint
+from ppliteformer.lite_convert import REWRITES_FILE
+from ppliteformer.export_program import program_op_types
+from ppliteformer.layout import STRUCTURE_FILE
+from ppliteformer.structure import load_checkpoint
 
 from .conftest import TINY_STRATEGY
 from .test_arm import MISSING, needs_arm
@@ -33,28 +34,28 @@ def chain_run(tmp_path_factory, corpus_tsv):
 
 def test_report_lists_every_artifact_with_final_and_final_fp32(chain_run):
     workdir, report = chain_run
-    names = [a["name"] for a in report["artifacts"]]
+    names = [a.name for a in report.artifacts]
     assert names == ["teacher", "distill", "prune", "trim_vocab", "embedding_int8", "qat"]
-    qat = next(a for a in report["artifacts"] if a["name"] == "qat")
-    pays = MISSING or qat["arm_instruction_ratio_vs_source"] < 1  # ARM cost decides, where it is measured here
-    assert (report["final"], report["final_fp32"]) == ("qat" if pays else "embedding_int8", "trim_vocab")
-    for artifact in report["artifacts"]:
-        assert 0 <= artifact["accuracy"] <= 1 and artifact["nb_bytes_arm"] > 0
-        if not artifact["int8"]:  # timed in a process of its own: Python + numpy + Lite + model
-            assert 20 < artifact["peak_memory_mb"] < 2000
-    assert json.loads((workdir / "report.json").read_text())["final"] == report["final"]
+    qat = report.artifact("qat")
+    pays = MISSING or qat.arm_instruction_ratio_vs_source < 1  # ARM cost decides, where it is measured here
+    assert (report.final, report.final_fp32) == ("qat" if pays else "embedding_int8", "trim_vocab")
+    for artifact in report.artifacts:
+        assert 0 <= artifact.accuracy <= 1 and artifact.nb_bytes_arm > 0
+        if not artifact.int8:  # timed in a process of its own: Python + numpy + Lite + model
+            assert 20 < artifact.peak_memory_mb < 2000
+    assert json.loads((workdir / "report.json").read_text())["final"] == report.final
 
 
 def test_distilled_student_agrees_with_the_teacher_more_than_before(chain_run):
     _, report = chain_run
-    step = report["steps"]["distill"]
-    assert step["dev_agreement_with_teacher_after"] > step["dev_agreement_with_teacher_before"]
-    assert step["parameters"] < step["teacher_parameters"]
+    step = report.steps["distill"]
+    assert step.details["dev_agreement_with_teacher_after"] > step.details["dev_agreement_with_teacher_before"]
+    assert step.parameters < step.details["teacher_parameters"]
 
 
 def test_pruned_model_has_fewer_heads_and_a_narrower_ffn(chain_run):
     workdir, report = chain_run
-    step = report["steps"]["prune"]
+    step = report.steps["prune"].details
     assert step["before"]["heads"] == [2] and step["after"]["heads"] == [1]
     assert step["before"]["ffn"] == [64] and step["after"]["ffn"] == [32]
     structure = json.loads((workdir / "prune" / STRUCTURE_FILE).read_text())
@@ -62,12 +63,12 @@ def test_pruned_model_has_fewer_heads_and_a_narrower_ffn(chain_run):
     model = load_checkpoint(workdir / "prune")
     layer = model.ernie.encoder.layers[0]
     assert layer.self_attn.q_proj.weight.shape == [32, 16] and layer.linear1.weight.shape == [32, 32]
-    assert report["artifacts"][2]["latency_ms_x86_lite"] is not None
+    assert report.artifacts[2].latency_ms_x86_lite is not None
 
 
 def _test_ids(workdir, export_dir):
     from ppliteformer.modeling import load_tokenizer
-    from ppliteformer.stages.data import read_splits
+    from ppliteformer.data import read_splits
     from ppliteformer.training import encode_texts
 
     return encode_texts(load_tokenizer(str(export_dir)), [e.text for e in read_splits(workdir / "data").test], 48)
@@ -77,7 +78,7 @@ def test_trimming_keeps_predictions_identical_and_shrinks_the_nb(chain_run):
     from ppliteformer.modeling import load_tokenizer
 
     workdir, report = chain_run
-    step = report["steps"]["trim_vocab"]
+    step = report.steps["trim_vocab"].details
     assert step["vocab_after"] < step["vocab_before"]
     old_ids = _test_ids(workdir, workdir / "prune_export")
     new_ids = _test_ids(workdir, workdir / "trim_vocab_export")
@@ -87,15 +88,15 @@ def test_trimming_keeps_predictions_identical_and_shrinks_the_nb(chain_run):
     before = logits_over(PaddleInferenceModel(workdir / "prune_export"), [old_ids[i] for i in inside], 0, 8)
     after = logits_over(PaddleInferenceModel(workdir / "trim_vocab_export"), [new_ids[i] for i in inside], 0, 8)
     np.testing.assert_allclose(after, before, atol=1e-5)
-    arts = {a["name"]: a for a in report["artifacts"]}
-    assert arts["trim_vocab"]["nb_bytes_arm"] < arts["prune"]["nb_bytes_arm"]
+    arts = {a.name: a for a in report.artifacts}
+    assert arts["trim_vocab"].nb_bytes_arm < arts["prune"].nb_bytes_arm
 
 
 def test_embedding_int8_runs_on_lite_and_shrinks_the_nb(chain_run):
     workdir, report = chain_run
-    arts = {a["name"]: a for a in report["artifacts"]}
-    assert arts["embedding_int8"]["nb_bytes_arm"] < arts["trim_vocab"]["nb_bytes_arm"]
-    assert arts["embedding_int8"]["accuracy_x86_lite"] is not None  # Lite x86 ran it, logits checked
+    arts = {a.name: a for a in report.artifacts}
+    assert arts["embedding_int8"].nb_bytes_arm < arts["trim_vocab"].nb_bytes_arm
+    assert arts["embedding_int8"].accuracy_x86_lite is not None  # Lite x86 ran it, logits checked
     ops = program_op_types(workdir / "embedding_int8_export")
     assert "lookup_table_dequant" in ops  # only the looked-up rows of the int8 table are dequantized
     rewrites = json.loads((workdir / "embedding_int8_convert" / "x86" / REWRITES_FILE).read_text())
@@ -105,36 +106,36 @@ def test_embedding_int8_runs_on_lite_and_shrinks_the_nb(chain_run):
 @needs_arm
 def test_every_arm_nb_of_the_chain_ran_on_arm_kernels(chain_run):
     _, report = chain_run
-    for artifact in report["artifacts"]:
-        assert artifact["arm_texts"] >= min(64, report["data"]["test"]), artifact["name"]
-        assert artifact["arm_instructions_per_inference"] > 0
-        if artifact["int8"]:
-            assert artifact["label_agreement_arm_vs_reference"] >= 0.99
-            assert artifact["arm_reference"] == "paddle_inference_int8_simulated"
+    for artifact in report.artifacts:
+        assert artifact.arm_texts >= min(64, report.data["test"]), artifact.name
+        assert artifact.arm_instructions_per_inference > 0
+        if artifact.int8:
+            assert artifact.label_agreement_arm_vs_reference >= 0.99
+            assert artifact.arm_reference == "paddle_inference_int8_simulated"
         else:
-            assert artifact["max_abs_logit_diff_arm_vs_reference"] < 1e-4
-    final = report["artifacts"][-1]
-    assert final["arm_whole_test_split"] and final["arm_texts"] == report["data"]["test"]
+            assert artifact.max_abs_logit_diff_arm_vs_reference < 1e-4
+    final = report.artifacts[-1]
+    assert final.arm_whole_test_split and final.arm_texts == report.data["test"]
 
 
 @needs_arm
 def test_int8_embedding_costs_no_more_arm_instructions_than_the_float_one(chain_run):
     _, report = chain_run
-    arts = {a["name"]: a for a in report["artifacts"]}
-    assert arts["embedding_int8"]["arm_instructions_per_inference"] <= \
-        arts["trim_vocab"]["arm_instructions_per_inference"] * 1.02
+    arts = {a.name: a for a in report.artifacts}
+    assert arts["embedding_int8"].arm_instructions_per_inference <= \
+        arts["trim_vocab"].arm_instructions_per_inference * 1.02
 
 
 def test_qat_program_has_quant_ops_and_a_smaller_nb_than_float(chain_run):
     workdir, report = chain_run
     ops = set(program_op_types(workdir / "qat"))
     assert QUANT_OPS <= ops
-    arts = {a["name"]: a for a in report["artifacts"]}
-    assert arts["qat"]["nb_bytes_arm"] < arts["trim_vocab"]["nb_bytes_arm"]
-    assert arts["qat"]["int8"] and arts["qat"]["latency_ms_x86_lite"] is None
-    assert 0 <= arts["qat"]["accuracy_x86_int8_onednn"] <= 1 and arts["qat"]["latency_ms_x86_int8"] > 0
-    assert arts["qat"]["latency_x86_int8"]["engine"] == "paddle_inference_onednn_int8"
-    assert "verified through this proxy" in arts["qat"]["accuracy_verified_by"]
+    arts = {a.name: a for a in report.artifacts}
+    assert arts["qat"].nb_bytes_arm < arts["trim_vocab"].nb_bytes_arm
+    assert arts["qat"].int8 and arts["qat"].latency_ms_x86_lite is None
+    assert 0 <= arts["qat"].accuracy_x86_int8_onednn <= 1 and arts["qat"].latency_ms_x86_int8 > 0
+    assert arts["qat"].latency_x86_int8["engine"] == "paddle_inference_onednn_int8"
+    assert "verified through this proxy" in arts["qat"].accuracy_verified_by
     assert not (workdir / "qat_convert" / "x86").exists()
 
 
@@ -150,10 +151,10 @@ def test_ptq_calibrates_and_writes_an_int8_program(tmp_path, corpus_tsv, tiny_ru
     strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "chain: [ptq]\nptq: {algo: mse, calibration_size: 32}\n",
                         encoding="utf-8")
     report = run_strategy(strategy, workdir=workdir)
-    assert report["steps"]["ptq"]["calibration_texts"] == 32
+    assert report.steps["ptq"].details["calibration_texts"] == 32
     assert QUANT_OPS <= set(program_op_types(workdir / "ptq"))
-    ptq = report["artifacts"][1]
-    assert ptq["name"] == "ptq" and ptq["int8"] and ptq["accuracy"] is not None
+    ptq = report.artifacts[1]
+    assert ptq.name == "ptq" and ptq.int8 and ptq.accuracy is not None
     teacher = PaddleInferenceModel(workdir / "export")
     int8 = PaddleInferenceModel(workdir / "ptq")
     ids = _test_ids(workdir, workdir / "export")

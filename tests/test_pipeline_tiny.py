@@ -1,12 +1,14 @@
 """Each stage for real, on the tiny model: export, opt, Paddle Inference, Paddle Lite."""
 import json
+import logging
 
 import numpy as np
 
-from ppliteformer.pipeline import MANIFEST, STAGE_CONFIG
-from ppliteformer.runtimes import NB_FILE, PaddleInferenceModel, logits_over, open_lite
-from ppliteformer.stages.data import read_splits
-from ppliteformer.stages.export import program_op_types
+from ppliteformer.layout import MANIFEST, STAGE_CONFIG
+from ppliteformer.layout import NB_FILE
+from ppliteformer.runtimes import PaddleInferenceModel, logits_over, open_lite
+from ppliteformer.data import read_splits
+from ppliteformer.export_program import program_op_types
 from ppliteformer.standalone_predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
 from ppliteformer.workflow import run_strategy
 
@@ -37,8 +39,8 @@ def test_opt_makes_distinct_arm_and_x86_nb_files(tiny_run):
     arm, x86 = (workdir / "convert" / t / NB_FILE for t in ("arm", "x86"))
     assert arm.stat().st_size > 10_000 and x86.stat().st_size > 10_000
     assert arm.read_bytes() != x86.read_bytes()
-    artifact = report["artifacts"][0]
-    assert artifact["nb_bytes_arm"] == arm.stat().st_size and artifact["nb_bytes_x86"] == x86.stat().st_size
+    artifact = report.artifacts[0]
+    assert artifact.nb_bytes_arm == arm.stat().st_size and artifact.nb_bytes_x86 == x86.stat().st_size
 
 
 def test_lite_and_paddle_inference_agree_on_the_test_split(tiny_run):
@@ -53,20 +55,20 @@ def test_lite_and_paddle_inference_agree_on_the_test_split(tiny_run):
     lite = logits_over(open_lite(workdir / "convert" / "x86" / NB_FILE), ids, 0, batch_size=1)
     assert np.abs(reference - lite).max() < 1e-4
     assert (reference.argmax(-1) == lite.argmax(-1)).mean() >= 0.999
-    artifact = report["artifacts"][0]
-    assert artifact["max_abs_logit_diff_lite_vs_inference"] < 1e-4
-    assert artifact["accuracy_x86_lite"] == artifact["accuracy"]
+    artifact = report.artifacts[0]
+    assert artifact.max_abs_logit_diff_lite_vs_inference < 1e-4
+    assert artifact.accuracy_x86_lite == artifact.accuracy
 
 
 def test_trained_tiny_teacher_learns_something(tiny_run):
     _, report = tiny_run
-    assert report["artifacts"][0]["accuracy"] > 0.6  # 2 classes, balanced: chance is 0.5
+    assert report.artifacts[0].accuracy > 0.6  # 2 classes, balanced: chance is 0.5
 
 
 def test_report_json_shape(tiny_run):
     workdir, report = tiny_run
     on_disk = json.loads((workdir / "report.json").read_text())
-    assert on_disk == json.loads(json.dumps(report))
+    assert on_disk == json.loads(json.dumps(report.to_json()))
     assert on_disk["teacher"] == on_disk["final"] == on_disk["final_fp32"] == "teacher"
     artifact = on_disk["artifacts"][0]
     assert artifact["name"] == "teacher" and 0.5 < artifact["accuracy"] <= 1
@@ -75,11 +77,12 @@ def test_report_json_shape(tiny_run):
     assert artifact["size_ratio_arm_vs_teacher"] == artifact["speedup_x86_lite_vs_teacher"] == 1.0
 
 
-def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, capsys):
+def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, caplog):
     workdir, report = tiny_run
     before = json.loads((workdir / MANIFEST).read_text())
+    caplog.set_level(logging.INFO, logger="ppliteformer")
     again = run_strategy(tiny_strategy_file, workdir=workdir)
-    out = capsys.readouterr().out
+    out = caplog.text
     assert out.count("reused") == len(before["stages"]) == (6 if MISSING else 7)  # + arm_evaluate
     assert json.loads((workdir / MANIFEST).read_text()) == before
-    assert again["artifacts"][0]["accuracy"] == report["artifacts"][0]["accuracy"]
+    assert again.artifacts[0].accuracy == report.artifacts[0].accuracy

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from ppliteformer.errors import ReportError
+from ppliteformer.records import ArtifactRecord, Report, StepResult
 from ppliteformer.report_render import COLOURS, render_report
 
 from .test_arm import needs_arm
@@ -32,36 +33,37 @@ BENCH = {"repeats": 5, "warmup": 1, "engine": "paddle_lite_x86", "threads": 1, "
 
 
 def _fp32(name, accuracy, nb_bytes_arm, median_ms, parameters, size_ratio, speedup, change):
-    return {"name": name, "int8": False, "accuracy": accuracy, "accuracy_x86_lite": accuracy,
-            "max_abs_logit_diff_lite_vs_inference": 2.2e-08, "label_agreement_lite_vs_inference": 1.0,
-            "inference_model_bytes": nb_bytes_arm - 4000, "nb_bytes_arm": nb_bytes_arm,
-            "nb_bytes_x86": nb_bytes_arm + 10000, "latency_ms_x86_lite": median_ms,
-            "latency_x86_lite": {"median_ms": median_ms, "p90_ms": round(median_ms * 1.2, 3),
-                                 "min_ms": round(median_ms * 0.95, 3), **BENCH},
-            "parameters": parameters, "accuracy_verified_by": FP32_CHECK, "size_ratio_arm_vs_teacher": size_ratio,
-            "speedup_x86_lite_vs_teacher": speedup, "accuracy_change_vs_teacher": change}
+    return ArtifactRecord(
+        name=name, int8=False, accuracy=accuracy, accuracy_x86_lite=accuracy,
+        max_abs_logit_diff_lite_vs_inference=2.2e-08, label_agreement_lite_vs_inference=1.0,
+        inference_model_bytes=nb_bytes_arm - 4000, nb_bytes_arm=nb_bytes_arm, nb_bytes_x86=nb_bytes_arm + 10000,
+        latency_ms_x86_lite=median_ms,
+        latency_x86_lite={"median_ms": median_ms, "p90_ms": round(median_ms * 1.2, 3),
+                          "min_ms": round(median_ms * 0.95, 3), **BENCH},
+        parameters=parameters, accuracy_verified_by=FP32_CHECK, size_ratio_arm_vs_teacher=size_ratio,
+        speedup_x86_lite_vs_teacher=speedup, accuracy_change_vs_teacher=change)
 
 
-REPORT = {
-    "strategy": "tinychain", "chain": ["distill", "trim_vocab", "qat"], "teacher": "teacher", "final": "qat",
-    "final_fp32": "trim_vocab",
-    "data": {"rows": 400, "distinct_texts": 398, "contradictory_dropped": 0, "kept": 398, "train": 318, "dev": 40,
-             "test": 40, "per_label": {"train": {"positive": 160, "negative": 158},
-                                       "dev": {"negative": 20, "positive": 20},
-                                       "test": {"negative": 20, "positive": 20}}},
-    "steps": {"teacher": {"trained": True, "parameters": 87778, "best_dev_accuracy": 0.9}},
-    "stage_seconds": {"data": 0.0, "teacher": 3.9, "qat": 1.9}, "total_seconds": 14.8,
-    "artifacts": [
+# Built from the records report.py writes, so a field renamed there fails here instead of drifting.
+REPORT = Report(
+    strategy="tinychain", chain=["distill", "trim_vocab", "qat"], teacher="teacher", final="qat",
+    final_reason="the last step of the chain", final_fp32="trim_vocab",
+    data={"rows": 400, "distinct_texts": 398, "contradictory_dropped": 0, "kept": 398, "train": 318, "dev": 40,
+          "test": 40, "per_label": {"train": {"positive": 160, "negative": 158},
+                                    "dev": {"negative": 20, "positive": 20},
+                                    "test": {"negative": 20, "positive": 20}}},
+    steps={"teacher": StepResult(dev_accuracy_after=0.9, parameters=87778,
+                                 training={"history": [], "best_dev_accuracy": 0.9}, details={"trained": True})},
+    stage_seconds={"data": 0.0, "teacher": 3.9, "qat": 1.9}, total_seconds=14.8,
+    artifacts=[
         _fp32("teacher", 0.9, 408782, 0.279, 87778, 1.0, 1.0, 0.0),
         _fp32("distill", 0.885, 353726, 0.143, 79234, 1.16, 1.95, -0.015),
         _fp32("trim_vocab", 0.88, 238318, 0.096, 50386, 1.72, 2.91, -0.02),
-        {"name": "qat", "int8": True, "accuracy": 0.875, "accuracy_x86_lite": None,
-         "max_abs_logit_diff_lite_vs_inference": None, "label_agreement_lite_vs_inference": None,
-         "inference_model_bytes": 129107, "nb_bytes_arm": 112782, "nb_bytes_x86": None, "latency_ms_x86_lite": None,
-         "latency_x86_lite": None, "parameters": None, "accuracy_verified_by": INT8_CHECK,
-         "size_ratio_arm_vs_teacher": 3.62, "speedup_x86_lite_vs_teacher": None, "accuracy_change_vs_teacher": -0.025},
+        ArtifactRecord(name="qat", int8=True, accuracy=0.875, inference_model_bytes=129107, nb_bytes_arm=112782,
+                       accuracy_verified_by=INT8_CHECK, size_ratio_arm_vs_teacher=3.62,
+                       accuracy_change_vs_teacher=-0.025),
     ],
-}
+)
 BOARD = {"device": {"kind": "arm_linux", "host": "pi@board", "uname": "Linux board 5.15 aarch64 GNU/Linux"},
          "selfcheck": {"passed": True, "n": 20, "n_passed": 20, "max_abs_logit_diff": 0.0004, "atol": 0.25},
          "latency": {"median_ms": 21.5, "p90_ms": 23.0, "min_ms": 20.9, "threads": 4, "warmup": 10, "repeats": 30,
@@ -74,9 +76,9 @@ PHONE = {"device": {"kind": "android", "serial": "R58M123", "model": "Pixel 7"},
 OUTPUTS = ["report.html", "report.json", "report.md", "report_latency.svg", "report_size.svg"]
 
 
-def write_workdir(folder: Path, report: dict = REPORT) -> Path:
+def write_workdir(folder: Path, report: Report = REPORT) -> Path:
     folder.mkdir(parents=True)
-    (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (folder / "report.json").write_text(json.dumps(report.to_json()), encoding="utf-8")
     return folder
 
 
@@ -92,14 +94,14 @@ def ppliteformer(*args):
 
 def test_html_md_and_plots_are_written(tmp_path):
     report = copy.deepcopy(REPORT)
-    report["artifacts"][1]["peak_memory_mb"] = 123.4
+    report.artifacts[1].peak_memory_mb = 123.4
     workdir = write_workdir(tmp_path / "w", report)
     html_path, md_path = render_report(workdir)
     assert (html_path, md_path) == (workdir / "report.html", workdir / "report.md")
     assert sorted(p.name for p in workdir.iterdir()) == OUTPUTS  # no temp files left behind
     page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
     for text in (page, md):
-        assert all(a["name"] in text for a in REPORT["artifacts"])
+        assert all(a.name in text for a in REPORT.artifacts)
         assert PROXY_NOTE in text and "123.4 MB" in text and "-1.50 pts" in text and "0.279 / 0.335 / 0.265" in text
     qat_row = next(line for line in md.splitlines() if line.startswith("| qat"))
     assert PROXY_NOTE in qat_row
@@ -117,8 +119,8 @@ def test_html_md_and_plots_are_written(tmp_path):
 def test_malicious_artifact_name_is_escaped(tmp_path):
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>|&amp;'
     report = copy.deepcopy(REPORT)
-    report["artifacts"][1]["name"] = evil
-    report["chain"][0] = evil
+    report.artifacts[1].name = evil
+    report.chain[0] = evil
     workdir = write_workdir(tmp_path / "w", report)
     html_path, md_path = render_report(workdir)
     page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
@@ -204,7 +206,7 @@ def test_a_real_report_shows_the_arm_kernel_results_with_their_label(tiny_run):
     workdir, report = tiny_run
     _, md_path = render_report(workdir)
     md = md_path.read_text(encoding="utf-8")
-    teacher = report["artifacts"][0]
-    cell = f"{teacher['accuracy_arm']:.4f} / {teacher['arm_texts']}"
-    assert cell in md and f"{teacher['arm_instructions_per_inference'] / 1e6:.2f} M / 1.000" in md
+    teacher = report.artifacts[0]
+    cell = f"{teacher.accuracy_arm:.4f} / {teacher.arm_texts}"
+    assert cell in md and f"{teacher.arm_instructions_per_inference / 1e6:.2f} M / 1.000" in md
     assert "under qemu user-mode emulation" in md and "not a time on a device" in md

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ppliteformer.modeling import load_tokenizer
-from ppliteformer.runtimes import NB_FILE, open_lite
+from ppliteformer.layout import NB_FILE
+from ppliteformer.runtimes import open_lite
 from ppliteformer.standalone_predictor import batch_arrays
 
 from .conftest import REPO

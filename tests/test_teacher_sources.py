@@ -27,9 +27,9 @@ def test_local_folder_teacher_is_fine_tuned_with_a_new_head(tmp_path, corpus_tsv
         f"teacher: {{source: {local_model_dir}, epochs: 1, batch_size: 32}}\n"
         "convert: {targets: [x86]}\nbench: {seq_len: 16, repeats: 2, warmup: 0}\n", encoding="utf-8")
     report = run_strategy(load_strategy(strategy_file), workdir=tmp_path / "work")
-    artifact = report["artifacts"][0]
-    assert artifact["accuracy"] is not None and artifact["nb_bytes_arm"] is None
-    assert artifact["max_abs_logit_diff_lite_vs_inference"] < 1e-4
+    artifact = report.artifacts[0]
+    assert artifact.accuracy is not None and artifact.nb_bytes_arm is None
+    assert artifact.max_abs_logit_diff_lite_vs_inference < 1e-4
     fine_tuned = load_pretrained(str(tmp_path / "work" / "teacher"))
     assert fine_tuned.classifier.weight.shape == [32, 2]  # the saved 3-class head was replaced
 

@@ -15,6 +15,7 @@ stages are left out and the reason is printed (``missing_parts``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -145,3 +146,16 @@ def ensure_toolchain(setting: str = "") -> ArmToolchain:
         dest.parent.mkdir(parents=True, exist_ok=True)
         _build(lite, dest)
     return ArmToolchain(lite_dir=lite, build_dir=dest, qemu=shutil.which(QEMU))
+
+
+def optional_toolchain(setting: str = "", required: bool = False, without_it: str = "") -> ArmToolchain | None:
+    """``ensure_toolchain``, or None when something is missing and the caller can go on without it;
+    ``without_it`` (what the user loses) is then logged once with the fix. ``required``: raise instead."""
+    try:
+        return ensure_toolchain(setting)
+    except ArmToolchainMissing as exc:
+        if required:
+            raise
+        if without_it:
+            logging.getLogger("ppliteformer").warning("note: %s %s", without_it, exc)
+        return None

@@ -11,6 +11,7 @@ Two results, both labelled as coming from emulated ARM kernels (not from a devic
 """
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -18,14 +19,17 @@ import numpy as np
 from ..arm.emulator import ArmEmulator
 from ..arm.toolchain import ArmToolchain
 from ..bench import synthetic_inputs
+from ..data import read_splits
 from ..errors import StageError
+from ..layout import NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
-from ..runtimes import NB_FILE, PaddleInferenceModel, logits_over
+from ..runtimes import PaddleInferenceModel, logits_over
 from ..standalone_predictor import batch_arrays
 from ..training import encode_texts
-from .data import read_splits
 from .evaluate import compare_logits
+
+log = logging.getLogger(__name__)
 
 RUNTIME = "paddle_lite_arm_kernels_qemu"
 
@@ -83,11 +87,11 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer))  # what Lite x86 is timed on
     metrics["instructions"] = emulator.instructions(arm_nb, bench_feeds, cfg.count_runs)
     metrics["instructions"]["seq_len"] = strategy.bench.seq_len
-    print(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "
+    log.info(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "
           f"{count} of {len(ids)} test texts; vs {metrics['reference']} largest logit difference "
           f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
           f"{metrics['instructions']['instructions_per_inference'] / 1e6:.2f} M aarch64 instructions per inference "
-          f"(batch 1, seq {strategy.bench.seq_len}, 1 thread; an instruction count, not a time)", flush=True)
+          f"(batch 1, seq {strategy.bench.seq_len}, 1 thread; an instruction count, not a time)")
     return metrics
 
 

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..bench import measure_latency, synthetic_inputs
+from ..layout import META_FILE, NB_FILE
 from ..pipeline import Stage
-from ..runtimes import NB_FILE, PaddleInferenceModel
-from ..standalone_predictor import META_FILE, mkl_avx2_env
+from ..runtimes import PaddleInferenceModel
+from ..standalone_predictor import mkl_avx2_env
+
+log = logging.getLogger(__name__)
 
 
 def _inputs(folder: Path, cfg) -> dict:
@@ -22,8 +26,8 @@ def _inputs(folder: Path, cfg) -> dict:
 def _report(result: dict, cfg, engine: str, label: str) -> dict:
     result.update({"engine": engine, "threads": 1, "batch_size": cfg.batch_size, "seq_len": cfg.seq_len})
     memory = f", peak memory {result['peak_rss_mb']} MB" if "peak_rss_mb" in result else ""
-    print(f"{label}: {engine} median {result['median_ms']} ms (batch {cfg.batch_size}, seq {cfg.seq_len}, "
-          f"1 thread{memory})", flush=True)
+    log.info(f"{label}: {engine} median {result['median_ms']} ms (batch {cfg.batch_size}, seq {cfg.seq_len}, "
+             f"1 thread{memory})")
     return result
 
 

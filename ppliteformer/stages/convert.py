@@ -1,96 +1,14 @@
-"""Stage `convert`: Paddle Lite opt turns an inference model into `.nb` files per target.
-
-opt runs as a child process: a Lite fatal error aborts the process that hits it, and
-this way it only ends opt, whose output becomes a clear error. For x86, opt converts a copy
-rewritten by ``ppliteformer.x86_rewrites`` (in a child process too, so a caller that does
-not use paddle need not import it); the counts are kept in ``x86/x86_rewrites.json``.
-"""
+"""Stage `convert`: Paddle Lite opt turns an artifact's inference model into `.nb` files per target."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
+import logging
 
-from ..errors import ModelFileError, StageError
+from ..lite_convert import REWRITES_FILE, convert_model
 from ..pipeline import Stage
-from ..runtimes import MODEL_FILE, NB_FILE, PARAMS_FILE, child_env
-from ..standalone_predictor import META_FILE, VOCAB_FILE
 from ..x86_rewrites import REWRITES
 
-TARGETS = ("arm", "x86")
-OPT_TIMEOUT_S = 900
-REWRITES_FILE = "x86_rewrites.json"
-
-
-def opt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "paddle_lite_opt"
-    found = str(beside_python) if beside_python.is_file() else shutil.which("paddle_lite_opt")
-    if not found:
-        raise StageError("paddle_lite_opt was not found. It comes with the paddlelite package: run "
-                         "'bash scripts/setup.sh' and use .venv/bin/ppliteformer.")
-    return found
-
-
-def _last_lines(proc, count: int) -> str:
-    return "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-count:])
-
-
-def rewrite_for_x86(model_dir: Path, out_dir: Path) -> dict:
-    """``x86_rewrites.rewrite_for_x86`` in a child process; {rewrite: ops rewritten}."""
-    command = [sys.executable, "-m", "ppliteformer.x86_rewrites", str(model_dir), str(out_dir)]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=OPT_TIMEOUT_S,
-                              env=child_env(GLOG_minloglevel="2"))
-    except subprocess.TimeoutExpired:
-        raise StageError(f"Rewriting {model_dir} for x86 took over {OPT_TIMEOUT_S} s.") from None
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise StageError(f"Rewriting {model_dir} for x86 failed (exit code {proc.returncode}). Its last lines:\n"
-                         f"{_last_lines(proc, 8)}")
-    return json.loads(lines[-1])
-
-
-def convert_model(model_dir, out_dir, target: str) -> Path:
-    """Convert ``model_dir`` (model.pdmodel/.pdiparams + vocab + meta) to ``out_dir``/model.nb."""
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    if target not in TARGETS:
-        raise StageError(f"Unknown conversion target '{target}'. Choose one of: {', '.join(TARGETS)}.")
-    for name in (MODEL_FILE, PARAMS_FILE):
-        if not (model_dir / name).is_file():
-            raise ModelFileError(f"{model_dir} is not an inference model folder: {name} is missing. "
-                                 "Give the 'export' folder of a work directory.")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if target != "x86":
-        return _opt(model_dir, out_dir, target, model_dir)
-    with tempfile.TemporaryDirectory(prefix="ppliteformer-x86-") as tmp:
-        rewrites = rewrite_for_x86(model_dir, Path(tmp))
-        nb = _opt(Path(tmp), out_dir, target, model_dir)
-    (out_dir / REWRITES_FILE).write_text(json.dumps(rewrites))
-    return nb
-
-
-def _opt(model_dir: Path, out_dir: Path, target: str, shown: Path) -> Path:
-    """opt on ``model_dir`` (``shown`` is the folder named in errors: the user's, not a temporary copy)."""
-    command = [sys.executable, opt_executable(), f"--model_file={model_dir / MODEL_FILE}",
-               f"--param_file={model_dir / PARAMS_FILE}", f"--optimize_out={out_dir / 'model'}",
-               "--optimize_out_type=naive_buffer", f"--valid_targets={target}"]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=OPT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise StageError(f"Paddle Lite opt did not finish converting {shown} for {target} within "
-                         f"{OPT_TIMEOUT_S} s.") from None
-    nb = out_dir / NB_FILE
-    if proc.returncode != 0 or not nb.is_file():
-        raise StageError(f"Paddle Lite opt failed to convert {shown} for {target} (exit code "
-                         f"{proc.returncode}). Its last lines:\n{_last_lines(proc, 8)}\nAn op missing for the target "
-                         "means Lite 2.13 cannot run this model there.")
-    for name in (VOCAB_FILE, META_FILE):
-        if (model_dir / name).is_file():
-            shutil.copy(model_dir / name, out_dir / name)
-    return nb
+log = logging.getLogger(__name__)
 
 
 def stage(targets, source: str = "export", name: str = "convert") -> Stage:
@@ -103,7 +21,7 @@ def stage(targets, source: str = "export", name: str = "convert") -> Stage:
             rewrites = nb.parent / REWRITES_FILE
             if rewrites.is_file():
                 sizes["x86_rewrites"] = json.loads(rewrites.read_text())
-            print(f"{name}: {target} .nb {nb.stat().st_size / 1e6:.2f} MB", flush=True)
+            log.info("%s: %s .nb %.2f MB", name, target, nb.stat().st_size / 1e6)
         return sizes
     config = {"targets": list(targets)}
     if "x86" in targets:  # a work dir converted before a rewrite was added converts again

@@ -1,28 +1,26 @@
 """Stage `data`: load, clean and split the dataset; write splits.json."""
 from __future__ import annotations
 
-import json
+import logging
 from pathlib import Path
 
+from ..atomic import write_json_atomic
 from ..config import DataConfig
 from ..data import DatasetSplits, load_splits
-from ..pipeline import Stage, write_json_atomic
+from ..layout import SPLITS_FILE
+from ..pipeline import Stage
 
-SPLITS_FILE = "splits.json"
+log = logging.getLogger(__name__)
 
 
 def prepare_data(cfg: DataConfig, out_dir) -> DatasetSplits:
     splits = load_splits(cfg.source, cfg.split, cfg.seed)
     write_json_atomic(Path(out_dir) / SPLITS_FILE, splits.to_json())
     s = splits.stats
-    print(f"data: {s['rows']} rows, {s['distinct_texts']} distinct texts, "
-          f"{s['contradictory_dropped']} labelled both ways dropped -> train {s['train']}, "
-          f"dev {s['dev']}, test {s['test']} (labels: {', '.join(splits.labels)})", flush=True)
+    log.info(f"data: {s['rows']} rows, {s['distinct_texts']} distinct texts, "
+             f"{s['contradictory_dropped']} labelled both ways dropped -> train {s['train']}, "
+             f"dev {s['dev']}, test {s['test']} (labels: {', '.join(splits.labels)})")
     return splits
-
-
-def read_splits(data_dir) -> DatasetSplits:
-    return DatasetSplits.from_json(json.loads((Path(data_dir) / SPLITS_FILE).read_text(encoding="utf-8")))
 
 
 def stage(strategy) -> Stage:

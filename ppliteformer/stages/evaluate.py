@@ -2,16 +2,20 @@
 `.nb` (Paddle Lite), and the check that both runtimes agree."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..config import EvaluateConfig
-from ..data import DatasetSplits
+from ..data import DatasetSplits, read_splits
 from ..errors import StageError
+from ..layout import NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
-from ..runtimes import NB_FILE, PaddleInferenceModel, logits_over, open_lite
+from ..runtimes import PaddleInferenceModel, logits_over, open_lite
 from ..training import encode_texts
-from .data import read_splits
+
+log = logging.getLogger(__name__)
 
 
 def compare_logits(reference: np.ndarray, other: np.ndarray) -> dict:
@@ -49,7 +53,7 @@ def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConf
     if int8:
         line += (f" with int8 simulated, {metrics['accuracy_x86_int8_onednn']:.4f} on oneDNN int8 kernels (labels "
                  f"agree on {metrics['label_agreement_onednn_int8_vs_simulated']:.2%})")
-    print(line, flush=True)
+    log.info(line)
     return metrics
 
 

@@ -9,11 +9,11 @@ from ..data import DatasetSplits
 from ..errors import ModelFileError
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
                         load_tokenizer, preset_config, write_vocab)
+from ..layout import TASK_FILE
 from ..pipeline import Stage
-from ..structure import TASK_FILE
+from ..records import StepResult
 from ..training import encode_texts, train_classifier
-from .data import read_splits
-
+from ..data import read_splits
 
 
 def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path):
@@ -32,7 +32,7 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
     return model, tokenizer
 
 
-def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir) -> dict:
+def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir) -> StepResult:
     """Build or load the teacher, fine-tune it, keep the best dev checkpoint in ``out_dir``."""
     import paddle
 
@@ -49,7 +49,7 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
 
     if not cfg.train:
         save(model)
-        return {"trained": False}
+        return StepResult(parameters=count_parameters(model), details={"trained": False})
     train_ids = encode_texts(tokenizer, [e.text for e in splits.train], data_cfg.max_seq_len)
     dev_ids = encode_texts(tokenizer, [e.text for e in splits.dev], data_cfg.max_seq_len)
     result = train_classifier(
@@ -59,12 +59,12 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
         warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
         evals_per_epoch=cfg.evals_per_epoch,
         pad_id=tokenizer.pad_token_id, on_best=save)
-    params = count_parameters(model)
-    return {"trained": True, "parameters": params, **result}
+    return StepResult(dev_accuracy_after=result["best_dev_accuracy"], parameters=count_parameters(model),
+                      training=result, details={"trained": True})
 
 
 def stage(strategy) -> Stage:
     def run(ctx):
-        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input("data")), ctx.out_dir)
+        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input("data")), ctx.out_dir).to_json()
     return Stage("teacher", run, {"teacher": strategy.teacher, "max_seq_len": strategy.data.max_seq_len},
                  inputs=("data",))

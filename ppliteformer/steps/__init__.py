@@ -1,0 +1,103 @@
+"""The compression steps a chain can hold, one module each, found through this registry.
+
+Each module in this folder defines ``STEP = Step(...)``: the step's name (also its YAML
+section), its config dataclass, its position in a chain and why, what it makes (a float
+checkpoint or an int8 program), what it reads, and ``run(inputs, config) -> StepResult``.
+config.py, the workflow, the report and the bundle read what they need from here, so a new
+step is one new module. A step defined elsewhere (a plug-in, a test) joins with ``register``.
+
+Importing this package stays light: step modules import Paddle inside ``run``.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+CHECKPOINT = "checkpoint"      # a dygraph checkpoint folder, exported by a stage of its own
+INT8_PROGRAM = "int8_program"  # an int8 inference model, written by the step itself: nothing can follow it
+
+# What a step may read, besides the data splits (the stage inputs it gets):
+READS_CHECKPOINT = "checkpoint"        # the previous artifact's checkpoint
+READS_EXPORT = "export"                # the previous artifact's inference model
+READS_TEACHER = "teacher"              # the teacher's checkpoint
+READS_TEACHER_LOGITS = "teacher_logits"  # the teacher's logits on the train split
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """The folders a step reads and the one it writes into."""
+    out_dir: Path
+    data_dir: Path
+    max_seq_len: int
+    checkpoint: Optional[Path] = None      # the previous artifact's checkpoint
+    export: Optional[Path] = None          # the previous artifact's inference model
+    teacher: Optional[Path] = None
+    teacher_logits: Optional[Path] = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    config: type                 # the dataclass of its YAML section
+    position: int                # steps run in increasing position; equal positions are alternatives
+    order_reason: str            # why it sits where it does, shown when a chain is out of order
+    output: str                  # CHECKPOINT or INT8_PROGRAM
+    reads: tuple                 # READS_* of what it needs besides the data
+    run: Callable                # run(inputs: StepInputs, config) -> StepResult
+    all_float: bool = True       # False: a checkpoint holding int8 weights (not a "final fp32" model)
+    summary: str = ""            # one line for --help and messages
+    key_extras: dict = field(default_factory=dict)  # more values that decide reuse of its stage
+
+    @property
+    def int8(self) -> bool:
+        return self.output == INT8_PROGRAM
+
+    @property
+    def needs_teacher_logits(self) -> bool:
+        return READS_TEACHER_LOGITS in self.reads
+
+
+_REGISTRY: dict = {}
+
+
+def register(step: Step) -> Step:
+    """Add a step defined outside this folder (a plug-in or a test); its name must be new."""
+    _discover()
+    if step.name in _REGISTRY:
+        raise ValueError(f"a compression step named {step.name!r} is already registered")
+    _REGISTRY[step.name] = step
+    return step
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def _discover() -> None:
+    """Import each module of this folder once and register its ``STEP``."""
+    if _REGISTRY:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_"):
+            continue
+        step = getattr(importlib.import_module(f"{__name__}.{module.name}"), "STEP", None)
+        if step is not None:
+            _REGISTRY[step.name] = step
+
+
+def all_steps() -> list:
+    """Every registered step, in chain order."""
+    _discover()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.position, s.name))
+
+
+def get_step(name: str) -> Step:
+    _discover()
+    return _REGISTRY[name]
+
+
+def step_names() -> list:
+    return [s.name for s in all_steps()]

@@ -1,0 +1,73 @@
+"""What the steps share: the splits encoded with a step's tokenizer, training against the
+teacher's logits, saving the best checkpoint, and the side files an int8 program carries."""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..layout import MODEL_FILE, PARAMS_FILE, TEACHER_LOGITS_FILE
+from ..data import read_splits
+from ..training import dev_accuracy, encode_texts, train_classifier
+
+log = logging.getLogger("ppliteformer.steps")
+
+
+class StepData:
+    """The splits encoded with one tokenizer, and label ids."""
+
+    def __init__(self, data_dir, tokenizer, max_seq_len: int):
+        self.splits = read_splits(data_dir)
+        label_id = {label: i for i, label in enumerate(self.splits.labels)}
+        self.train_ids = encode_texts(tokenizer, [e.text for e in self.splits.train], max_seq_len)
+        self.dev_ids = encode_texts(tokenizer, [e.text for e in self.splits.dev], max_seq_len)
+        self.train_labels = [label_id[e.label] for e in self.splits.train]
+        self.dev_labels = [label_id[e.label] for e in self.splits.dev]
+        self.pad_id = tokenizer.pad_token_id
+
+    def dev_accuracy(self, model) -> float:
+        return dev_accuracy(model, self.dev_ids, self.dev_labels, self.pad_id)
+
+
+def teacher_logits(inputs) -> np.ndarray:
+    return np.load(inputs.teacher_logits / TEACHER_LOGITS_FILE)
+
+
+def train_against_teacher(inputs, model, data: StepData, cfg, on_best, teacher=None,
+                          hidden_loss_weight: float = 0.0) -> dict:
+    """Fine-tune ``model`` on alpha * labels + (1 - alpha) * teacher logits; returns the training figures.
+
+    ``teacher`` (the dygraph model) is only needed for hidden-state distillation.
+    """
+    import paddle
+
+    from ..distillation import DistillationLoss
+
+    paddle.seed(cfg.seed)
+    loss = DistillationLoss(teacher_logits(inputs), cfg.alpha, cfg.temperature,
+                            teacher=teacher, hidden_loss_weight=hidden_loss_weight, student=model)
+    return train_classifier(model, data.train_ids, data.train_labels, data.dev_ids, data.dev_labels,
+                            epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                            warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
+                            evals_per_epoch=cfg.evals_per_epoch, pad_id=data.pad_id, on_best=on_best,
+                            loss_fn=loss, extra_parameters=loss.parameters())
+
+
+def checkpoint_saver(inputs, tokenizer):
+    """An ``on_best`` callback that saves the model as this step's checkpoint."""
+    from ..structure import read_task, save_checkpoint
+
+    task = read_task(inputs.checkpoint)
+
+    def save(model, dev_acc=None):
+        save_checkpoint(model, tokenizer, task, inputs.out_dir)
+    return save
+
+
+def copy_side_files(export_dir: Path, out_dir: Path) -> None:
+    """Vocabulary, tokenizer config and meta travel with an int8 program."""
+    for item in Path(export_dir).iterdir():
+        if item.is_file() and item.name not in (MODEL_FILE, PARAMS_FILE) and not item.name.endswith(".info"):
+            shutil.copy(item, out_dir / item.name)
