@@ -197,6 +197,31 @@ def _build_section(cls, raw, where: str):
         raise ConfigError(f"{where}: {exc}.") from None
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _strict_yaml(text: str):
+    """``yaml.safe_load`` that refuses a key (or section) written twice in one mapping, naming both lines."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                here = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if key in seen:
+                    (line, column), (again, column_again) = seen[key], here
+                    where = (f"on line {line} and line {again}" if line != again else
+                             f"on line {line}, columns {column} and {column_again}")
+                    raise _DuplicateKey(f"'{key}' is written twice in the same mapping, {where}.")
+                seen[key] = here
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_strategy(path, workdir: str | None = None) -> Strategy:
     """Read and validate a strategy YAML; ``workdir`` overrides the file's own."""
     import yaml
@@ -206,7 +231,10 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
         raise ConfigError(f"{path}: strategy file not found. Give the path of a YAML file such as "
                           "strategies/baseline.yaml.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _strict_yaml(path.read_text(encoding="utf-8"))
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: {exc} YAML would keep only the last copy and drop the other silently. "
+                          "Keep one (merge the two if both hold settings you want).") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}). Check indentation "
                           "and quoting near the line it names.") from None

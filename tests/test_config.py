@@ -66,6 +66,10 @@ def _write(tmp_path, text) -> Path:
     ("chain: [distill]\ndistill: {temprature: 3}\n", ["unknown key 'temprature'", "temperature"]),
     ("chain: [ptq]\nptq: {algo: percentile}\n", ["algo must be one of hist, avg, mse, KL"]),
     ("chain: [prune]\nprune: {head_keep_ratio: 0}\n", ["head_keep_ratio must be in (0, 1]"]),
+    ("teacher:\n  epochs: 1\ndata: {seed: 3}\nteacher:\n  epochs: 2\n",
+     ["'teacher' is written twice", "on line 1 and line 4", "drop the other silently"]),
+    ("teacher:\n  epochs: 1\n  batch_size: 8\n  epochs: 2\n", ["'epochs' is written twice", "on line 2 and line 4"]),
+    ("chain: [distill]\ndistill: {layers: 1, layers: 2}\n", ["'layers' is written twice", "line 2, columns 11 and 22"]),
 ])
 def test_bad_strategy_is_a_config_error_naming_file_and_key(tmp_path, text, expected):
     path = _write(tmp_path, text)
