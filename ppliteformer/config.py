@@ -75,6 +75,18 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class BaselinesConfig:
+    """Classical references trained on the run's own splits (ppliteformer/classical_baseline.py)."""
+    tfidf_logreg: bool = True  # char 1-2-gram TF-IDF + logistic regression
+    tfidf_c_grid: typing.Tuple[float, ...] = (0.25, 1.0, 4.0, 16.0)  # C values tried, chosen on dev
+    seed: int = 0
+
+    def __post_init__(self):
+        _check(len(self.tfidf_c_grid) > 0 and all(c > 0 for c in self.tfidf_c_grid),
+               "tfidf_c_grid must list positive numbers, e.g. [0.25, 1, 4, 16]")
+
+
+@dataclass(frozen=True)
 class ArmConfig:
     """Every arm `.nb` run on Paddle Lite's ARM kernels under qemu-aarch64 (ppliteformer/arm/)."""
     enabled: bool = True      # run when the ARM toolchain is found; otherwise say what is missing and go on
@@ -110,6 +122,7 @@ class Strategy:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     arm: ArmConfig = field(default_factory=ArmConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     chain: typing.Tuple[str, ...] = ()  # compression steps after the teacher, in order
     steps: dict = field(default_factory=dict)  # chain step -> its config section
     source_file: str = ""  # where the strategy was read from, for messages
@@ -122,7 +135,7 @@ class Strategy:
 
 _SECTION_TYPES = {"data": DataConfig, "teacher": TeacherConfig, "convert": ConvertConfig,
                   "evaluate": EvaluateConfig, "bench": BenchConfig,
-                  "arm": ArmConfig}
+                  "arm": ArmConfig, "baselines": BaselinesConfig}
 
 def check_chain(chain, where: str) -> None:
     """An order ACT-style tools can run, explained before any training starts (read from ppliteformer/steps)."""

@@ -100,6 +100,7 @@ class Report:
     stage_seconds: dict
     total_seconds: float
     artifacts: List[ArtifactRecord]
+    baselines: dict = field(default_factory=dict)  # name -> a classical model's test accuracy on the same split
 
     def artifact(self, name: str) -> ArtifactRecord:
         return next(a for a in self.artifacts if a.name == name)

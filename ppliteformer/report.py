@@ -87,6 +87,7 @@ def build_report(strategy, records: dict) -> Report:
         stage_seconds={name: r.get("seconds") for name, r in records.items()},
         total_seconds=round(sum(r.get("seconds") or 0 for r in records.values()), 1),
         artifacts=artifacts,
+        baselines=records.get("baselines", {}).get("metrics", {}),
     )
 
 
@@ -136,9 +137,14 @@ def format_table(report: Report) -> str:
                ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio")]
     rows = [[getattr(a, key) if kind is None else _fmt(getattr(a, key), kind) for _, key, kind in columns]
             for a in report.artifacts]
+    rows += [[f"({b['name']})", _fmt(b["accuracy"], "acc")] + ["-"] * (len(columns) - 2)  # same test split, no .nb
+             for b in report.baselines.values()]
     widths = [max(len(title), *(len(r[i]) for r in rows)) for i, (title, _, _) in enumerate(columns)]
     lines = ["  ".join(title.ljust(w) for (title, _, _), w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    for baseline in report.baselines.values():
+        lines.append(f"({baseline['name']}): {baseline['description']} trained on the same train split in "
+                     f"{baseline['seconds']} s, C {baseline['c']} chosen on dev: a reference, not an artifact.")
     latency = report.artifacts[0].latency_x86_lite
     if latency:
         lines.append(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "

@@ -11,7 +11,7 @@ from .layout import TEACHER, artifact_stage_name, model_stage_name
 from .pipeline import Pipeline
 from .preflight import check_strategy_inputs
 from .report import build_report, format_table, write_report
-from .stages import arm_evaluate, bench, compress, convert, data, evaluate, export, teacher, teacher_logits
+from .stages import arm_evaluate, baselines, bench, compress, convert, data, evaluate, export, teacher, teacher_logits
 from .steps import get_step
 
 log = logging.getLogger("ppliteformer")
@@ -57,7 +57,10 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, a
 
 def stages_for(strategy: Strategy, arm=None) -> list:
     """Every stage of a strategy, in order; ``arm``: an ArmToolchain, to run each arm .nb on ARM kernels."""
-    stages = [data.stage(strategy), teacher.stage(strategy), export.stage()]
+    stages = [data.stage(strategy)]
+    if strategy.baselines.tfidf_logreg:
+        stages.append(baselines.stage(strategy.baselines))
+    stages += [teacher.stage(strategy), export.stage()]
     stages += _check_stages(strategy, TEACHER, "export", int8=False, arm=arm, final=not strategy.chain)
     previous, previous_export = TEACHER, "export"
     if any(get_step(name).needs_teacher_logits for name in strategy.chain):

@@ -20,7 +20,7 @@ def test_every_shipped_strategy_loads(path):
     assert strategy.name == path.stem
     check_strategy_inputs(strategy)
     names = stage_names(strategy)
-    assert names[:3] == ["data", "teacher", "export"]
+    assert names[:4] == ["data", "baselines", "teacher", "export"]
     for step in strategy.chain:  # each step is followed by the stages that check its artifact
         assert step in names and f"{step}_convert" in names and f"{step}_evaluate" in names
 

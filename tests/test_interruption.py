@@ -38,7 +38,7 @@ def test_kill_during_training_then_resume_matches_an_uninterrupted_run(tiny_stra
     interrupted = tmp_path / "interrupted"
     _kill_inside_stage(tiny_strategy_file, interrupted, "teacher")
     manifest = json.loads((interrupted / "manifest.json").read_text())
-    assert list(manifest["stages"]) == ["data"]  # only finished stages are recorded
+    assert list(manifest["stages"]) == ["data", "baselines"]  # only finished stages are recorded
     assert not (interrupted / "report.json").exists()
 
     proc = _run_cli(tiny_strategy_file, interrupted)

@@ -83,6 +83,19 @@ def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, caplog):
     caplog.set_level(logging.INFO, logger="ppliteformer")
     again = run_strategy(tiny_strategy_file, workdir=workdir)
     out = caplog.text
-    assert out.count("reused") == len(before["stages"]) == (6 if MISSING else 7)  # + arm_evaluate
+    assert out.count("reused") == len(before["stages"]) == (7 if MISSING else 8)  # + arm_evaluate
     assert json.loads((workdir / MANIFEST).read_text()) == before
     assert again.artifacts[0].accuracy == report.artifacts[0].accuracy
+
+
+def test_the_classical_baseline_is_a_reference_row_scored_on_the_same_test_split(tiny_run):
+    from ppliteformer.classical_baseline import NAME
+    from ppliteformer.report import format_table
+
+    workdir, report = tiny_run
+    baseline = report.baselines[NAME]
+    assert baseline["test_texts"] == report.data["test"] and baseline["train_texts"] == report.data["train"]
+    assert 0.6 < baseline["accuracy"] <= 1 and baseline["c"] in baseline["c_grid"]
+    row = next(line for line in format_table(report).splitlines() if line.startswith(f"({NAME})"))
+    assert f"{baseline['accuracy']:.4f}" in row
+    assert json.loads((workdir / "report.json").read_text())["baselines"][NAME]["accuracy"] == baseline["accuracy"]

@@ -55,6 +55,10 @@ REPORT = Report(
     steps={"teacher": StepResult(dev_accuracy_after=0.9, parameters=87778,
                                  training={"history": [], "best_dev_accuracy": 0.9}, details={"trained": True})},
     stage_seconds={"data": 0.0, "teacher": 3.9, "qat": 1.9}, total_seconds=14.8,
+    baselines={"tfidf_char_1_2gram_logreg": {
+        "name": "tfidf_char_1_2gram_logreg", "description": "char 1-2-gram TF-IDF + logistic regression (scikit-learn)",
+        "accuracy": 0.8625, "dev_accuracy": 0.85, "c": 4.0, "c_grid": [0.25, 1.0, 4.0, 16.0], "features": 9123,
+        "train_texts": 318, "test_texts": 40, "seconds": 0.4}},
     artifacts=[
         _fp32("teacher", 0.9, 408782, 0.279, 87778, 1.0, 1.0, 0.0),
         _fp32("distill", 0.885, 353726, 0.143, 79234, 1.16, 1.95, -0.015),
@@ -105,6 +109,8 @@ def test_html_md_and_plots_are_written(tmp_path):
         assert PROXY_NOTE in text and "123.4 MB" in text and "-1.50 pts" in text and "0.279 / 0.335 / 0.265" in text
     qat_row = next(line for line in md.splitlines() if line.startswith("| qat"))
     assert PROXY_NOTE in qat_row
+    reference = next(line for line in md.splitlines() if line.startswith("| reference: char 1-2-gram TF-IDF"))
+    assert "| 0.8625 | -3.75 pts |" in reference and "not deployed" in reference
     # self-contained: two inline SVGs, nothing fetched, no script
     assert page.count("<svg") == 2
     assert not any(bad in page for bad in ("<script", "src=", "href=", "url(", "@import"))
