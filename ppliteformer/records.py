@@ -85,6 +85,9 @@ class ArtifactRecord(_FlatRecord):
     arm_instruction_ratio_vs_teacher: Optional[float] = None
     accuracy_change_vs_teacher: Optional[float] = None
     arm_instruction_ratio_vs_source: Optional[float] = None
+    control: Optional[str] = None               # what this artifact is measured against (see report.py)
+    control_accuracy: Optional[float] = None    # the control's test accuracy
+    gain_over_control: Optional[float] = None   # accuracy - control_accuracy
 
 
 @dataclass

@@ -74,6 +74,9 @@ def build_report(strategy, records: dict) -> Report:
     for source, entry in zip(artifacts, artifacts[1:]):
         entry.arm_instruction_ratio_vs_source = _ratio(entry.arm_instructions_per_inference,
                                                        source.arm_instructions_per_inference, 3)
+        _set_control(entry, source, records)
+    steps.update({f"{n}_control": _step_result(f"{n}_control", records) for n in strategy.chain
+                  if f"{n}_control" in records})
     final, final_reason = _final_choice(artifacts)
     return Report(
         strategy=strategy.name,
@@ -89,6 +92,24 @@ def build_report(strategy, records: dict) -> Report:
         artifacts=artifacts,
         baselines=records.get("baselines", {}).get("metrics", {}),
     )
+
+
+LABELS_ONLY_CONTROL = ("the same architecture trained on the labels alone with the step's budget "
+                       "(test accuracy in Paddle dygraph)")
+
+
+def _set_control(entry: ArtifactRecord, source: ArtifactRecord, records: dict) -> None:
+    """What the step bought: its accuracy against a control. A distilled or pruned artifact (with
+    ``control: true``) against its architecture trained on the labels alone; a quantized one
+    against the fp32 model it was quantized from."""
+    step = get_step(entry.name)
+    control = records.get(f"{entry.name}_control", {}).get("metrics")
+    if control:
+        entry.control, entry.control_accuracy = LABELS_ONLY_CONTROL, control["details"]["test_accuracy"]
+    elif step.int8 or not step.all_float:
+        entry.control, entry.control_accuracy = f"{source.name}, the fp32 model it was quantized from", source.accuracy
+    if None not in (entry.accuracy, entry.control_accuracy):
+        entry.gain_over_control = round(entry.accuracy - entry.control_accuracy, 4)
 
 
 def _final_choice(artifacts: list) -> tuple:
@@ -123,7 +144,7 @@ def _fmt(value, kind):
     if value is None:
         return "-"
     return {"acc": f"{value:.4f}", "mb": f"{value / 1e6:.2f} MB", "ms": f"{value:.2f} ms", "x": f"{value:.1f}x",
-            "minsn": f"{value / 1e6:.2f} M", "ratio": f"{value:.3f}"}[kind]
+            "minsn": f"{value / 1e6:.2f} M", "ratio": f"{value:.3f}", "pts": f"{value * 100:+.2f} pts"}[kind]
 
 
 def format_table(report: Report) -> str:
@@ -134,7 +155,8 @@ def format_table(report: Report) -> str:
                ("smaller", "size_ratio_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x"),
                ("acc (ARM kernels)", "accuracy_arm", "acc"), ("ARM insns/inference", "arm_instructions_per_inference",
                                                                "minsn"),
-               ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio")]
+               ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio"),
+               ("vs control", "gain_over_control", "pts")]
     rows = [[getattr(a, key) if kind is None else _fmt(getattr(a, key), kind) for _, key, kind in columns]
             for a in report.artifacts]
     rows += [[f"({b['name']})", _fmt(b["accuracy"], "acc")] + ["-"] * (len(columns) - 2)  # same test split, no .nb

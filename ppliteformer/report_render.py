@@ -197,6 +197,8 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.arm_instructions_per_inference
          else f"{_num(_scaled(a.arm_instructions_per_inference, 1e-6), '.2f', ' M')} / "
               f"{_num(a.arm_instruction_ratio_vs_teacher, '.3f')}"),
+        ("gain over its control", lambda a: "-" if a.gain_over_control is None else
+         f"{_num(_scaled(a.gain_over_control, 100), '+.2f', ' pts')} vs {_num(a.control_accuracy, '.4f')}"),
         ("parameters", lambda a: _num(a.parameters, ",.0f")),
         ("peak memory", lambda a: _num(a.peak_memory_mb, ".1f", " MB")),
     ]
@@ -223,6 +225,7 @@ def _artifact_section(report: Report, devices: list) -> _Section:
                      f"inference: batch 1, {arm.arm_instructions.get('seq_len')} tokens, 1 thread, counted by a "
                      "qemu plugin; a deterministic cost, not a time on a device.")
     lines += [f"{a.name} (int8): {a.accuracy_verified_by}" for a in artifacts if a.int8]
+    lines += [f"{a.name}'s control: {a.control}." for a in artifacts if a.control]
     rows = [[cell(a) for _, cell in columns] for a in artifacts]
     teacher_accuracy = artifacts[0].accuracy
     for baseline in report.baselines.values():  # a reference row: the same test split, no model file

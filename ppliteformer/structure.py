@@ -68,11 +68,12 @@ def read_task(model_dir) -> dict:
     return json.loads((Path(model_dir) / TASK_FILE).read_text(encoding="utf-8"))
 
 
-def load_checkpoint(model_dir, dropout: bool = True):
+def load_checkpoint(model_dir, dropout: bool = True, weights: bool = True):
     """The classifier saved in ``model_dir`` (by save_checkpoint or save_pretrained), eval mode.
 
     ``dropout=False`` builds it with every dropout probability at 0, for export: a dropout
-    op left in the program adds work in Lite and breaks ACT distillation.
+    op left in the program adds work in Lite and breaks ACT distillation. ``weights=False``
+    gives the same architecture freshly initialised (a control trained from scratch).
     """
     import paddle
     from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification
@@ -91,6 +92,7 @@ def load_checkpoint(model_dir, dropout: bool = True):
         apply_widths(model, structure["heads"], structure["ffn"])
         if structure["embedding_int8"]:
             use_int8_embedding(model)
-    model.set_state_dict(paddle.load(str(model_dir / WEIGHTS_FILE)))
+    if weights:
+        model.set_state_dict(paddle.load(str(model_dir / WEIGHTS_FILE)))
     model.eval()
     return model

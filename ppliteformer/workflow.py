@@ -67,8 +67,11 @@ def stages_for(strategy: Strategy, arm=None) -> list:
         stages.append(teacher_logits.stage(strategy.data.max_seq_len))
     for name in strategy.chain:
         step = get_step(name)
-        stages.append(compress.stage(name, strategy.steps[name], previous, previous_export,
-                                     strategy.data.max_seq_len))
+        args = (name, strategy.steps[name], previous, previous_export, strategy.data.max_seq_len)
+        stages.append(compress.stage(*args))
+        control = compress.control_stage(*args)
+        if control is not None:
+            stages.append(control)
         made_by = model_stage_name(name)
         if not step.int8:
             stages.append(export.stage(name, made_by))

@@ -15,8 +15,8 @@ from .test_arm import MISSING, needs_arm
 
 CHAIN = """
 chain: [distill, prune, trim_vocab, embedding_int8, qat]
-distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 8, batch_size: 16, learning_rate: 5.0e-3, hidden_loss_weight: 0.1}
-prune: {epochs: 1, importance_batches: 4}
+distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 8, batch_size: 16, learning_rate: 5.0e-3, hidden_loss_weight: 0.1, control: true}
+prune: {epochs: 1, importance_batches: 4, control: true}
 qat: {epochs: 1}
 """
 QUANT_OPS = {"quantize_linear", "dequantize_linear"}
@@ -44,6 +44,24 @@ def test_report_lists_every_artifact_with_final_and_final_fp32(chain_run):
         if not artifact.int8:  # timed in a process of its own: Python + numpy + Lite + model
             assert 20 < artifact.peak_memory_mb < 2000
     assert json.loads((workdir / "report.json").read_text())["final"] == report.final
+
+
+def test_each_step_reports_its_gain_over_a_control(chain_run):
+    from ppliteformer.report import LABELS_ONLY_CONTROL
+    from ppliteformer.structure import layer_widths
+
+    workdir, report = chain_run
+    arts = {a.name: a for a in report.artifacts}
+    for name in ("distill", "prune"):  # control: true: the architecture trained on the labels alone
+        control = report.steps[f"{name}_control"]
+        assert arts[name].control == LABELS_ONLY_CONTROL and 0.4 < arts[name].control_accuracy <= 1
+        assert arts[name].control_accuracy == control.details["test_accuracy"]
+        assert arts[name].gain_over_control == round(arts[name].accuracy - arts[name].control_accuracy, 4)
+        assert control.training["history"] and control.parameters == report.steps[name].parameters
+    assert layer_widths(load_checkpoint(workdir / "prune_control")) == layer_widths(load_checkpoint(workdir / "prune"))
+    assert arts["trim_vocab"].control is None and arts["trim_vocab"].gain_over_control is None
+    for name, source in (("embedding_int8", "trim_vocab"), ("qat", "embedding_int8")):  # int8: its fp32 source
+        assert arts[name].control.startswith(source) and arts[name].control_accuracy == arts[source].accuracy
 
 
 def test_distilled_student_agrees_with_the_teacher_more_than_before(chain_run):

@@ -36,6 +36,7 @@ class StepInputs:
     export: Optional[Path] = None          # the previous artifact's inference model
     teacher: Optional[Path] = None
     teacher_logits: Optional[Path] = None
+    made: Optional[Path] = None            # a control's: the output of the step it is the control of
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Step:
     all_float: bool = True       # False: a checkpoint holding int8 weights (not a "final fp32" model)
     summary: str = ""            # one line for --help and messages
     key_extras: dict = field(default_factory=dict)  # more values that decide reuse of its stage
+    control: Optional[Callable] = None  # control(inputs, config) -> StepResult: the same architecture
+    #   trained on the labels alone with the step's budget, run when the section sets control: true
 
     @property
     def int8(self) -> bool:

@@ -25,10 +25,15 @@ class StepData:
         self.dev_ids = encode_texts(tokenizer, [e.text for e in self.splits.dev], max_seq_len)
         self.train_labels = [label_id[e.label] for e in self.splits.train]
         self.dev_labels = [label_id[e.label] for e in self.splits.dev]
+        self.test_ids = encode_texts(tokenizer, [e.text for e in self.splits.test], max_seq_len)
+        self.test_labels = [label_id[e.label] for e in self.splits.test]
         self.pad_id = tokenizer.pad_token_id
 
     def dev_accuracy(self, model) -> float:
         return dev_accuracy(model, self.dev_ids, self.dev_labels, self.pad_id)
+
+    def test_accuracy(self, model) -> float:
+        return dev_accuracy(model, self.test_ids, self.test_labels, self.pad_id)
 
 
 def teacher_logits(inputs) -> np.ndarray:
@@ -71,3 +76,26 @@ def copy_side_files(export_dir: Path, out_dir: Path) -> None:
     for item in Path(export_dir).iterdir():
         if item.is_file() and item.name not in (MODEL_FILE, PARAMS_FILE) and not item.name.endswith(".info"):
             shutil.copy(item, out_dir / item.name)
+
+
+def train_control(inputs, model, data: StepData, cfg, tokenizer) -> "StepResult":
+    """Train ``model`` (a fresh copy of a step's architecture) on the labels alone, with the step's
+    budget; keep the best dev checkpoint in ``inputs.out_dir`` and score it on the test split."""
+    import paddle
+
+    from ..modeling import count_parameters
+    from ..records import StepResult
+    from ..structure import load_checkpoint
+
+    paddle.seed(cfg.seed)
+    training = train_classifier(model, data.train_ids, data.train_labels, data.dev_ids, data.dev_labels,
+                                epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                                warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
+                                evals_per_epoch=cfg.evals_per_epoch, pad_id=data.pad_id,
+                                on_best=checkpoint_saver(inputs, tokenizer))
+    best = load_checkpoint(inputs.out_dir)
+    test_accuracy = data.test_accuracy(best)
+    log.info("control: the same architecture on the labels alone, same budget: dev %.4f, test %.4f (Paddle "
+             "dygraph)", training["best_dev_accuracy"], test_accuracy)
+    return StepResult(dev_accuracy_after=training["best_dev_accuracy"], parameters=count_parameters(best),
+                      training=training, details={"test_accuracy": test_accuracy})

@@ -20,6 +20,7 @@ class DistillConfig(DistilledTrainingConfig):
     epochs: float = 3.0
     batch_size: int = 32
     learning_rate: float = 2e-3
+    control: bool = False  # also train the student's architecture on the labels alone, same budget
 
     def __post_init__(self):
         super().__post_init__()
@@ -65,8 +66,23 @@ def run(inputs, cfg: DistillConfig) -> StepResult:
                                "dev_agreement_with_teacher_after": after})
 
 
+def control(inputs, cfg: DistillConfig):
+    """The student's architecture, initialised as the student was, trained on the labels alone."""
+    import paddle
+
+    from ..distillation import build_student
+    from ..modeling import load_pretrained, load_tokenizer
+    from ._common import StepData, train_control
+
+    teacher = load_pretrained(str(inputs.checkpoint))
+    tokenizer = load_tokenizer(str(inputs.checkpoint))
+    data = StepData(inputs.data_dir, tokenizer, inputs.max_seq_len)
+    paddle.seed(cfg.seed)
+    return train_control(inputs, build_student(teacher, cfg), data, cfg, tokenizer)
+
+
 STEP = Step(
-    name="distill", config=DistillConfig, position=10, run=run, output=CHECKPOINT,
+    name="distill", config=DistillConfig, position=10, run=run, control=control, output=CHECKPOINT,
     reads=(READS_CHECKPOINT, READS_TEACHER, READS_TEACHER_LOGITS),
     order_reason="distill comes first: it makes the student that the later steps shrink",
     summary="a smaller student trained on the teacher's logits")

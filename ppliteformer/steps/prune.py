@@ -17,6 +17,7 @@ class PruneConfig(DistilledTrainingConfig):
     epochs: float = 2.0
     batch_size: int = 32
     learning_rate: float = 1e-3
+    control: bool = False  # also train the pruned architecture from scratch on the labels alone, same budget
 
     def __post_init__(self):
         super().__post_init__()
@@ -51,8 +52,22 @@ def run(inputs, cfg: PruneConfig) -> StepResult:
                       details={"before": before, "after": kept, "dev_accuracy_right_after_pruning": pruned_acc})
 
 
+def control(inputs, cfg: PruneConfig):
+    """The pruned architecture (widths as pruning left them), freshly initialised, trained on the labels alone."""
+    import paddle
+
+    from ..modeling import load_tokenizer
+    from ..structure import load_checkpoint
+    from ._common import StepData, train_control
+
+    tokenizer = load_tokenizer(str(inputs.made))
+    data = StepData(inputs.data_dir, tokenizer, inputs.max_seq_len)
+    paddle.seed(cfg.seed)
+    return train_control(inputs, load_checkpoint(inputs.made, weights=False), data, cfg, tokenizer)
+
+
 STEP = Step(
-    name="prune", config=PruneConfig, position=20, run=run, output=CHECKPOINT,
+    name="prune", config=PruneConfig, position=20, run=run, control=control, output=CHECKPOINT,
     reads=(READS_CHECKPOINT, READS_TEACHER, READS_TEACHER_LOGITS),
     order_reason="prune comes before trim_vocab and quantization: it fine-tunes in float, and Lite's int8 "
                  "kernels need the final shapes",
