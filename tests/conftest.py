@@ -55,3 +55,25 @@ def tiny_run(tmp_path_factory, tiny_strategy_file):
     workdir = tmp_path_factory.mktemp("work")
     report = run_strategy(tiny_strategy_file, workdir=workdir)
     return workdir, report
+
+
+TIERS = ("unit", "tiny", "slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test belongs to exactly one tier (pytest.ini says what each is), so `-m unit`,
+    `-m tiny` and `-m slow` split the suite without overlap and a new test cannot forget."""
+    wrong = [f"{item.nodeid} ({', '.join(tiers) or 'no tier'})" for item in items
+             if len(tiers := sorted({m.name for m in item.iter_markers() if m.name in TIERS})) != 1]
+    if wrong:
+        raise pytest.UsageError("each test needs exactly one tier marker (@pytest.mark.unit, tiny or slow, or a "
+                                "module's pytestmark): " + "; ".join(wrong))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The unit tier promises no Paddle: a unit-only run that imported it fails."""
+    import sys
+
+    if session.config.getoption("markexpr") == "unit" and "paddle" in sys.modules and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nerror: the unit tier imported paddle; a test marked unit must not need it (mark it tiny).")

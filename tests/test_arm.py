@@ -15,6 +15,8 @@ from ppliteformer.standalone_predictor import batch_arrays
 
 from .conftest import REPO, TINY_STRATEGY
 
+pytestmark = pytest.mark.tiny
+
 MISSING = missing_parts()
 needs_arm = pytest.mark.skipif(bool(MISSING), reason=f"no ARM toolchain here: {'; '.join(MISSING)}")
 ARM_PYTHON = REPO / "build" / "arm-python"

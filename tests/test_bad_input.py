@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.tiny
+
 PREDICT = REPO / "deploy" / "python" / "predict.py"
 
 

@@ -19,6 +19,8 @@ from ppliteformer.errors import ModelFileError, StageError
 from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
 from ppliteformer.standalone_predictor import cpu_vendor
 
+pytestmark = pytest.mark.tiny
+
 BATCH, SEQ = 2, 16
 HEADS, FFN = [1, 2], [32, 64]
 

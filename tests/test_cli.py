@@ -17,6 +17,7 @@ def ppliteformer(*args, cwd=None):
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("args, fragment", [
     (["run", "no/such/strategy.yaml"], "strategy file not found"),
     (["convert", "--model", "no/such/dir", "--target", "arm", "--out", "x"], "model.pdmodel is missing"),
@@ -28,6 +29,7 @@ def test_user_mistakes_exit_2_without_traceback(args, fragment):
     assert fragment in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.unit
 def test_bad_strategy_key_through_the_cli(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("teacher: {epoch: 3}\n")
@@ -35,11 +37,13 @@ def test_bad_strategy_key_through_the_cli(tmp_path):
     assert proc.returncode == 2 and "unknown key 'epoch'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.unit
 def test_unknown_until_stage():
     proc = ppliteformer("run", REPO / "strategies" / "baseline.yaml", "--until", "distill")
     assert proc.returncode == 2 and "--until distill: this strategy has no such stage" in proc.stderr
 
 
+@pytest.mark.tiny
 def test_opt_failure_surfaces_as_stage_error(tmp_path):
     (tmp_path / "model.pdmodel").write_bytes(b"this is not a paddle program")
     (tmp_path / "model.pdiparams").write_bytes(b"\x00" * 64)
@@ -48,6 +52,7 @@ def test_opt_failure_surfaces_as_stage_error(tmp_path):
     assert not (tmp_path / "out" / "model.nb").exists()
 
 
+@pytest.mark.tiny
 def test_convert_and_bench_commands_on_the_tiny_export(tiny_run, tmp_path):
     workdir, _ = tiny_run
     proc = ppliteformer("convert", "--model", workdir / "export", "--target", "arm", "--target", "x86",
@@ -66,6 +71,7 @@ def test_convert_and_bench_commands_on_the_tiny_export(tiny_run, tmp_path):
 CONSOLE_SCRIPT = Path(sys.executable).with_name("ppliteformer")  # the installed entry point, as the README uses it
 
 
+@pytest.mark.tiny
 def test_predict_through_the_console_script_as_the_readme_shows(tiny_run):
     workdir, _ = tiny_run
     helped = subprocess.run([CONSOLE_SCRIPT, "predict", "--help"], capture_output=True, text=True, timeout=120)
@@ -77,6 +83,7 @@ def test_predict_through_the_console_script_as_the_readme_shows(tiny_run):
     assert text == "不错"
 
 
+@pytest.mark.unit
 def test_arm_setup_names_what_is_missing(tmp_path):
     proc = subprocess.run([CONSOLE_SCRIPT, "arm-setup", "--lite-dir", tmp_path / "nowhere"],
                           capture_output=True, text=True, timeout=120)

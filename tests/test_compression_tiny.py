@@ -13,6 +13,8 @@ from ppliteformer.structure import load_checkpoint
 from .conftest import TINY_STRATEGY
 from .test_arm import MISSING, needs_arm
 
+pytestmark = pytest.mark.tiny
+
 CHAIN = """
 chain: [distill, prune, trim_vocab, embedding_int8, qat]
 distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 8, batch_size: 16, learning_rate: 5.0e-3, hidden_loss_weight: 0.1, control: true}

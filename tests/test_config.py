@@ -7,6 +7,8 @@ from ppliteformer.errors import ConfigError
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.unit
+
 STRATEGIES = sorted((REPO / "strategies").glob("*.yaml"))
 
 

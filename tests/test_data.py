@@ -5,6 +5,8 @@ import pytest
 from ppliteformer.data import load_file, load_splits, split_dataset, Example
 from ppliteformer.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 
 def test_builtin_corpus_is_deduplicated_and_split_without_leaks():
     splits = load_splits("builtin")

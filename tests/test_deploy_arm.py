@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ARM = Path(__file__).resolve().parents[1] / "deploy" / "arm"
 ANDROID = ARM / "run_on_android.py"
 BOARD = ARM / "run_on_board.py"
@@ -160,6 +162,7 @@ elif "--bench" in cmd:
 
 FAKE_SCP = """\
 import json, os, sys
+
 with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(json.dumps(["scp"] + sys.argv[1:]) + "\\n")
 """

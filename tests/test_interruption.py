@@ -11,6 +11,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+pytestmark = pytest.mark.tiny
+
 
 def _run_cli(strategy, workdir):
     return subprocess.Popen([sys.executable, "-m", "ppliteformer.cli", "run", str(strategy), "--workdir",

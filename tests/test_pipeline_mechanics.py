@@ -10,6 +10,8 @@ import pytest
 from ppliteformer.errors import WorkdirError
 from ppliteformer.pipeline import LOCK_FILE, MANIFEST, Pipeline, Stage
 
+pytestmark = pytest.mark.unit
+
 
 def writer(name, calls, fail=False):
     def run(ctx):

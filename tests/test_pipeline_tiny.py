@@ -13,6 +13,9 @@ from ppliteformer.standalone_predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
 from ppliteformer.workflow import run_strategy
 
 from .test_arm import MISSING
+import pytest
+
+pytestmark = pytest.mark.tiny
 
 
 def test_export_has_explicit_inputs_no_dropout_and_its_metadata(tiny_run):

@@ -16,6 +16,7 @@ from ppliteformer.standalone_predictor import batch_arrays
 from .conftest import REPO
 
 
+@pytest.mark.tiny
 @pytest.mark.parametrize("damage", ["truncated", "not-a-model", "arm-on-x86"])
 def test_a_bad_nb_is_an_error_and_this_process_survives(damage, tiny_run, tmp_path):
     convert = tiny_run[0] / "convert"
@@ -38,6 +39,7 @@ def _stage(name, config, fail_with=None):
     return Stage(name, run, {"v": config})
 
 
+@pytest.mark.tiny
 def test_a_full_disk_is_a_clear_error_and_earlier_results_survive(tmp_path):
     quiet = dict(log=lambda *_: None)
     Pipeline(tmp_path, [_stage("a", 1), _stage("b", 1)], **quiet).run()
@@ -49,6 +51,7 @@ def test_a_full_disk_is_a_clear_error_and_earlier_results_survive(tmp_path):
     assert json.loads((tmp_path / MANIFEST).read_text())["stages"]["a"]["metrics"] == {"config": 1}
 
 
+@pytest.mark.tiny
 def test_runs_in_two_workdirs_at_once_do_not_interfere(tiny_strategy_file, tmp_path):
     procs = [subprocess.Popen([sys.executable, "-m", "ppliteformer.cli", "run", str(tiny_strategy_file),
                                "--workdir", str(tmp_path / name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -96,6 +96,7 @@ def ppliteformer(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.unit
 def test_html_md_and_plots_are_written(tmp_path):
     report = copy.deepcopy(REPORT)
     report.artifacts[1].peak_memory_mb = 123.4
@@ -122,6 +123,7 @@ def test_html_md_and_plots_are_written(tmp_path):
     assert "qat" not in labels(latency_svg) and "Left off" in page and "cannot run int8 matmuls" in page
 
 
+@pytest.mark.unit
 def test_malicious_artifact_name_is_escaped(tmp_path):
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>|&amp;'
     report = copy.deepcopy(REPORT)
@@ -136,6 +138,7 @@ def test_malicious_artifact_name_is_escaped(tmp_path):
         assert evil in {t.text for t in ET.fromstring((workdir / name).read_text()).iter()}
 
 
+@pytest.mark.unit
 def test_device_results_merge_in_through_the_cli_without_paddle(tmp_path):
     workdir = write_workdir(tmp_path / "w")
     board, phone = write_json(tmp_path / "board.json", BOARD), write_json(tmp_path / "phone.json", PHONE)
@@ -155,6 +158,7 @@ def test_device_results_merge_in_through_the_cli_without_paddle(tmp_path):
     assert "pi@board" in qat_row and "Pixel 7" in distill_row and "Pixel 7" not in qat_row
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("content, fragment", [
     (None, "not found"),
     ("{not json", "is not valid JSON"),
@@ -177,12 +181,14 @@ def test_bad_device_results_exit_2_without_traceback(tmp_path, content, fragment
         render_report(workdir, [device])
 
 
+@pytest.mark.unit
 def test_workdir_without_report_json(tmp_path):
     proc = ppliteformer("report", tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"Run `ppliteformer run STRATEGY.yaml --workdir {tmp_path}` to the end first" in proc.stderr
 
 
+@pytest.mark.unit
 def test_html_renders_in_headless_chromium(tmp_path):
     chromium = shutil.which("chromium")
     if not chromium:
@@ -207,6 +213,7 @@ def test_html_renders_in_headless_chromium(tmp_path):
         assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() > 50, f"no plot points of colour {colour}"
 
 
+@pytest.mark.tiny
 @needs_arm
 def test_a_real_report_shows_the_arm_kernel_results_with_their_label(tiny_run):
     workdir, report = tiny_run

@@ -14,8 +14,11 @@ from ppliteformer.standalone_predictor import batch_arrays
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.tiny
+
 BLOCKER = """
 import runpy, sys
+
 class BlockHeavyImports:
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in ('paddle', 'paddlenlp', 'paddleslim', 'ppliteformer'):

@@ -18,7 +18,6 @@ from ppliteformer.steps import CHECKPOINT, INT8_PROGRAM, READS_CHECKPOINT, Step,
 
 from .conftest import TINY_STRATEGY
 
-pytestmark = pytest.mark.tiny
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,7 @@ def copy_step():
     unregister(COPY.name)
 
 
+@pytest.mark.unit
 def test_built_in_steps_declare_everything_in_one_place():
     steps = all_steps()
     assert [s.name for s in steps] == ["distill", "prune", "trim_vocab", "embedding_int8", "qat", "ptq"]
@@ -62,6 +62,7 @@ def test_built_in_steps_declare_everything_in_one_place():
     assert [s.name for s in steps if not s.all_float] == ["embedding_int8"]
 
 
+@pytest.mark.unit
 def test_a_registered_step_is_a_yaml_section_and_takes_its_place_in_the_order(tmp_path, copy_step):
     path = tmp_path / "s.yaml"
     path.write_text("chain: [distill, copy_checkpoint, qat]\ncopy_checkpoint: {note: hello}\n", encoding="utf-8")
@@ -72,6 +73,7 @@ def test_a_registered_step_is_a_yaml_section_and_takes_its_place_in_the_order(tm
         load_strategy(path)
 
 
+@pytest.mark.unit
 def test_an_unregistered_step_is_unknown(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("chain: [copy_checkpoint]\n", encoding="utf-8")
@@ -79,6 +81,7 @@ def test_an_unregistered_step_is_unknown(tmp_path):
         load_strategy(path)
 
 
+@pytest.mark.tiny
 def test_a_tiny_chain_runs_with_a_step_added_through_the_registry_alone(tmp_path, corpus_tsv, tiny_run, copy_step):
     from ppliteformer.workflow import run_strategy
 

@@ -6,6 +6,8 @@ from ppliteformer.errors import ModelFileError
 from ppliteformer.modeling import build_model, build_vocab, load_pretrained, load_tokenizer, preset_config, write_vocab
 from ppliteformer.workflow import run_strategy
 
+pytestmark = pytest.mark.tiny
+
 
 @pytest.fixture(scope="module")
 def local_model_dir(tmp_path_factory, corpus_tsv):

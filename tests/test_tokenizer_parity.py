@@ -1,9 +1,13 @@
 """The standalone predictor's tokenizer (`tokenizers`) must equal the training tokenizer
 (PaddleNLP's ErnieTokenizer) on every test text of the built-in split."""
+import pytest
+
 from ppliteformer.data import load_splits
 from ppliteformer.modeling import build_vocab, load_tokenizer, write_vocab
 from ppliteformer.standalone_predictor import load_tokenizer as load_standalone_tokenizer
 from ppliteformer.training import encode_texts
+
+pytestmark = pytest.mark.tiny
 
 
 def test_standalone_tokenizer_equals_training_tokenizer_on_every_test_text(tmp_path):
