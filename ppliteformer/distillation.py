@@ -10,15 +10,17 @@ import numpy as np
 
 
 def build_student(teacher, cfg):
-    """A fresh ERNIE classifier of the shape in ``cfg`` (a DistillConfig), same vocabulary and labels."""
+    """A fresh classifier of the teacher's family (ERNIE, BERT, RoBERTa) and the shape in ``cfg`` (a
+    DistillConfig), with the teacher's vocabulary, labels and other settings (task ids, type vocabulary)."""
     import copy
 
-    from paddlenlp.transformers import ErnieForSequenceClassification
+    from .families import family_of
 
+    family_of(teacher)  # a family the later steps can reshape, or a clear error before any training
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers, config.hidden_size = cfg.layers, cfg.hidden_size
     config.num_attention_heads, config.intermediate_size = cfg.heads, cfg.ffn_size
-    student = ErnieForSequenceClassification(config)
+    student = type(teacher)(config)
     if cfg.init_from_teacher:
         init_from_teacher(student, teacher)
     return student
@@ -32,6 +34,7 @@ def layer_map(student_layers: int, teacher_layers: int) -> list:
 def init_from_teacher(student, teacher) -> None:
     """Copy the teacher's embeddings, pooler, head and evenly spaced encoder layers into the student."""
     from .errors import ConfigError
+    from .families import layer_prefix
 
     s, t = student.config, teacher.config
     if (s.hidden_size, s.num_attention_heads, s.intermediate_size) != \
@@ -43,7 +46,7 @@ def init_from_teacher(student, teacher) -> None:
             "init_from_teacher: false.")
     source = teacher.state_dict()
     mapping = layer_map(s.num_hidden_layers, t.num_hidden_layers)
-    prefix = "ernie.encoder.layers."
+    prefix = layer_prefix(student)
     state = {}
     for name in student.state_dict():
         if name.startswith(prefix):

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from .errors import StageError
+from .families import FAMILIES
 from .layout import META_FILE, STRUCTURE_FILE, VOCAB_FILE
 from .modeling import load_tokenizer, without_dropout
 from .runtimes import inference_model_bytes, static_program
@@ -61,6 +62,6 @@ def export_model(model_dir, out_dir) -> dict:
     meta = {"labels": task["labels"], "max_seq_len": task["max_seq_len"],
             "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
             "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES),
-            "model_config": model.config.to_dict(), "structure": describe(model) if hasattr(model, "ernie") else None}
+            "model_config": model.config.to_dict(), "structure": describe(model) if getattr(model, "base_model_prefix", None) in FAMILIES else None}
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return {"ops": len(ops), "model_bytes": inference_model_bytes(out_dir)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .families import encoder_layers, layer_prefix
 from .standalone_predictor import batch_arrays
 from .structure import apply_widths
 
@@ -32,7 +33,7 @@ def unit_importance(model, loss_fn, train_ids, train_labels, pad_id: int, batche
         loss = loss_fn(model, {k: paddle.to_tensor(v) for k, v in arrays.items()}, paddle.to_tensor(labels[rows]), rows)
         loss.backward()
     scores = []
-    for layer in model.ernie.encoder.layers:
+    for layer in encoder_layers(model):
         attn = layer.self_attn
         d = attn.head_dim
         per_out = sum(_taylor(p.weight).sum(0) + _taylor(p.bias) for p in (attn.q_proj, attn.k_proj, attn.v_proj))
@@ -55,12 +56,12 @@ def prune_widths(model, scores: list, head_keep_ratio: float, ffn_keep_ratio: fl
 
     state = {k: v.numpy() for k, v in model.state_dict().items()}
     kept = {"heads": [], "ffn": []}
-    for i, (layer, (head_scores, neuron_scores)) in enumerate(zip(model.ernie.encoder.layers, scores)):
+    for i, (layer, (head_scores, neuron_scores)) in enumerate(zip(encoder_layers(model), scores)):
         d = layer.self_attn.head_dim
         heads = _top(head_scores, max(1, round(len(head_scores) * head_keep_ratio)))
         neurons = _top(neuron_scores, max(1, round(len(neuron_scores) * ffn_keep_ratio)))
         cols = (heads[:, None] * d + np.arange(d)).reshape(-1)
-        p = f"ernie.encoder.layers.{i}."
+        p = f"{layer_prefix(model)}{i}."
         for proj in ("q_proj", "k_proj", "v_proj"):
             state[f"{p}self_attn.{proj}.weight"] = state[f"{p}self_attn.{proj}.weight"][:, cols]
             state[f"{p}self_attn.{proj}.bias"] = state[f"{p}self_attn.{proj}.bias"][cols]

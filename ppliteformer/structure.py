@@ -11,12 +11,13 @@ import json
 from pathlib import Path
 
 from .errors import ModelFileError
+from .families import classes_for, encoder_layers, word_embeddings_owner
 from .layout import CONFIG_FILE, STRUCTURE_FILE, TASK_FILE, WEIGHTS_FILE
 
 
 def layer_widths(model) -> dict:
     """Heads and FFN width of every encoder layer, as recorded in structure.json."""
-    layers = model.ernie.encoder.layers
+    layers = encoder_layers(model)
     return {"heads": [layer.self_attn.num_heads for layer in layers],
             "ffn": [layer.linear1.weight.shape[1] for layer in layers]}
 
@@ -29,7 +30,7 @@ def apply_widths(model, heads: list, ffn: list) -> None:
     """
     import paddle
 
-    for layer, n_heads, width in zip(model.ernie.encoder.layers, heads, ffn):
+    for layer, n_heads, width in zip(encoder_layers(model), heads, ffn):
         attn = layer.self_attn
         hidden, inner = attn.embed_dim, n_heads * attn.head_dim
         attn.q_proj, attn.k_proj, attn.v_proj = (paddle.nn.Linear(hidden, inner) for _ in range(3))
@@ -42,13 +43,13 @@ def apply_widths(model, heads: list, ffn: list) -> None:
 def use_int8_embedding(model, per_row_scale: bool = True) -> None:
     from .int8_embedding import Int8Embedding
 
-    embeddings = model.ernie.embeddings
+    embeddings = word_embeddings_owner(model)
     embeddings.word_embeddings = Int8Embedding.from_float(embeddings.word_embeddings, per_row_scale)
 
 
 def describe(model) -> dict:
     return {**layer_widths(model),
-            "embedding_int8": type(model.ernie.embeddings.word_embeddings).__name__ == "Int8Embedding"}
+            "embedding_int8": type(word_embeddings_owner(model).word_embeddings).__name__ == "Int8Embedding"}
 
 
 def save_checkpoint(model, tokenizer, task: dict, out_dir) -> None:
@@ -76,16 +77,17 @@ def load_checkpoint(model_dir, dropout: bool = True, weights: bool = True):
     gives the same architecture freshly initialised (a control trained from scratch).
     """
     import paddle
-    from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification
+    from paddlenlp.transformers import AutoConfig
 
     model_dir = Path(model_dir)
     if not (model_dir / WEIGHTS_FILE).is_file():
         raise ModelFileError(f"{model_dir} holds no {WEIGHTS_FILE}: it is not a finished model folder. "
                              "Run the stage that makes it again.")
-    config = ErnieConfig.from_pretrained(str(model_dir))
+    config_class, classifier_class = classes_for(AutoConfig.from_pretrained(str(model_dir)).model_type)
+    config = config_class.from_pretrained(str(model_dir))
     if not dropout:
         config.hidden_dropout_prob = config.attention_probs_dropout_prob = config.classifier_dropout = 0.0
-    model = ErnieForSequenceClassification(config)
+    model = classifier_class(config)
     structure_file = model_dir / STRUCTURE_FILE
     if structure_file.is_file():
         structure = json.loads(structure_file.read_text(encoding="utf-8"))
