@@ -56,3 +56,7 @@ def test_full_mobile_recipe_meets_its_size_and_accuracy_targets(baseline_run, tm
     assert final["accuracy"] >= teacher["accuracy"] - 0.01
     assert final["accuracy_x86_int8_onednn"] >= teacher["accuracy"] - 0.02  # real int8 kernels
     assert (workdir / "bundle" / "qat-arm" / "selfcheck.json").is_file()
+    for name in ("distill", "prune"):  # control: true in full_mobile.yaml: the labels-only control was trained
+        assert 0.5 < arts[name]["control_accuracy"] <= 1 and arts[name]["gain_over_control"] is not None
+    assert arts["qat"]["control_accuracy"] == arts["embedding_int8"]["accuracy"]
+    assert 0.5 < report["baselines"]["tfidf_char_1_2gram_logreg"]["accuracy"] <= 1
