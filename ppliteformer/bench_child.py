@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .bench import measure_latency
-from .standalone_predictor import INPUT_NAMES
+from .device.predictor import INPUT_NAMES
 
 
 def _rss_mb() -> float:

@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import temporary_name
+from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
+from .device.predictor import TextClassifier, batch_arrays
 from .errors import ConfigError
-from .layout import BUNDLE_DIR, DATA_STAGE, NB_FILE, REPORT_FILE, convert_folder, model_folder
+from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, REPORT_FILE, VOCAB_FILE, convert_folder, model_folder
 from .records import Report
 from .runtimes import PaddleInferenceModel, open_lite
-from .standalone_predictor import META_FILE, VOCAB_FILE, TextClassifier, batch_arrays
 
-REPO_DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-DEPLOY_SCRIPTS = ("run_on_board.py", "run_on_android.py", "benchmark_bin_output.py", "_common.py", "README.md")
 SELFCHECK_FILE = "selfcheck.json"
 ATOL = {"fp32": 1e-3, "int8": 0.25, "arm_kernels": 1e-3}
 ARM_KERNELS_LABEL = "paddle_lite_arm_kernels_qemu (this .nb on Paddle Lite's ARM kernels, emulated here)"
@@ -108,9 +107,9 @@ def _write_bundle(target_dir: Path, dest: Path, checks: dict, libraries=()) -> P
     tmp.mkdir(parents=True)
     for name in (NB_FILE, VOCAB_FILE, META_FILE):
         shutil.copy(target_dir / name, tmp / name)
-    shutil.copy(Path(__file__).with_name("standalone_predictor.py"), tmp / "predict.py")
+    shutil.copy(PREDICTOR, tmp / "predict.py")
     for name in DEPLOY_SCRIPTS:
-        shutil.copy(REPO_DEPLOY / "arm" / name, tmp / name)
+        shutil.copy(DEVICE_DIR / name, tmp / name)
     if libraries:
         (tmp / "lib").mkdir()
         for library in libraries:

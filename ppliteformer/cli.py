@@ -138,7 +138,7 @@ def _cmd_report(args):
 
 
 def _cmd_predict(args):
-    from .standalone_predictor import main as predict_main
+    from .device.predictor import main as predict_main
 
     return predict_main(args.rest)
 

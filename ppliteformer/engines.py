@@ -9,7 +9,7 @@ x86 rewrites, then Paddle Lite opt) and an ONNX model for ONNX Runtime (paddle2o
 13), both in child processes, and runs all three; given a `.nb` only Lite can run. Engine
 configurations tried, the fastest reported:
 
-* paddle_lite: ``default``, with ``standalone_predictor.mkl_avx2_env`` (on AMD CPUs
+* paddle_lite: ``default``, with ``device.predictor.mkl_avx2_env`` (on AMD CPUs
   MKL_DEBUG_CPU_TYPE=5: the MKL 2019.0.1 bundled with Lite runs its SSE code path on
   non-Intel CPUs unless told so); on AMD also ``mkl_auto``, MKL left to choose, to show
   what that costs. Lite's x86 Python API has no thread setting (MKL is set to 1 thread):
@@ -35,7 +35,7 @@ from .layout import MODEL_FILE, NB_FILE, PARAMS_FILE
 from .runtimes import child_env, inference_model_bytes
 from .lite_convert import REWRITES_FILE, convert_model
 from .x86_rewrites import REWRITES
-from .standalone_predictor import META_FILE, PredictorError, mkl_avx2_env
+from .device.predictor import META_FILE, PredictorError, mkl_avx2_env
 
 ENGINES = ("paddle_lite", "paddle_inference", "onnxruntime")
 LOGITS_TOLERANCE = 1e-3
@@ -240,7 +240,7 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
     kind, model_dir, nb, folder = _resolve_model(model)
     engines, skipped = _choose_engines(engines, kind)
     if nb is not None:
-        from .standalone_predictor import check_nb_loads
+        from .device.predictor import check_nb_loads
 
         try:
             check_nb_loads(nb)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .standalone_predictor import META_FILE, VOCAB_FILE  # noqa: F401 (re-exported: the bundle's predictor reads them)
+from .device.predictor import META_FILE, VOCAB_FILE  # noqa: F401 (re-exported: the bundle's predictor reads them)
 
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .families import encoder_layers, layer_prefix
-from .standalone_predictor import batch_arrays
+from .device.predictor import batch_arrays
 from .structure import apply_widths
 
 

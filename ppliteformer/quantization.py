@@ -15,7 +15,7 @@ import numpy as np
 
 from .export_program import input_specs
 from .layout import MODEL_FILE, PARAMS_FILE
-from .standalone_predictor import batch_arrays
+from .device.predictor import batch_arrays
 
 
 def qat_wrapper(cfg):

@@ -1,6 +1,6 @@
 """The real runtimes an artifact is evaluated and timed on: Paddle Inference and Paddle Lite.
 
-Both take the same four input arrays (see ``standalone_predictor.batch_arrays``) and
+Both take the same four input arrays (see ``device.predictor.batch_arrays``) and
 return logits, so evaluation and benchmarking treat them alike.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ModelFileError
 from .layout import MODEL_FILE, PARAMS_FILE
-from .standalone_predictor import INPUT_NAMES, LiteModel, PredictorError, batch_arrays
+from .device.predictor import INPUT_NAMES, LiteModel, PredictorError, batch_arrays
 
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .runtimes import DygraphModel, logits_over
-from .standalone_predictor import batch_arrays
+from .device.predictor import batch_arrays
 
 
 def encode_texts(tokenizer, texts, max_seq_len: int) -> list:

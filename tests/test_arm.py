@@ -11,7 +11,7 @@ import pytest
 from ppliteformer.arm.toolchain import LITE_ENV, ArmToolchainMissing, ensure_toolchain, missing_parts
 from ppliteformer.errors import StageError
 from ppliteformer.layout import NB_FILE
-from ppliteformer.standalone_predictor import batch_arrays
+from ppliteformer.device.predictor import batch_arrays
 
 from .conftest import REPO, TINY_STRATEGY
 

@@ -17,7 +17,7 @@ from ppliteformer.cpu_peak import cpu_peak, flops_per_cycle
 from ppliteformer.engines import ENGINES, LOGITS_TOLERANCE, run_engine
 from ppliteformer.errors import ModelFileError, StageError
 from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
-from ppliteformer.standalone_predictor import cpu_vendor
+from ppliteformer.device.predictor import cpu_vendor
 
 pytestmark = pytest.mark.tiny
 
@@ -37,7 +37,7 @@ def tiny_export(tmp_path_factory):
     from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification
 
     from ppliteformer.quantization import input_specs
-    from ppliteformer.standalone_predictor import INPUT_NAMES, META_FILE
+    from ppliteformer.device.predictor import INPUT_NAMES, META_FILE
     from ppliteformer.structure import apply_widths, describe
 
     out = tmp_path_factory.mktemp("export")

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from ppliteformer.device import DEVICE_DIR
+
 pytestmark = pytest.mark.unit
 
-ARM = Path(__file__).resolve().parents[1] / "deploy" / "arm"
+ARM = DEVICE_DIR  # the scripts ship inside the package (and in every bundle)
 ANDROID = ARM / "run_on_android.py"
 BOARD = ARM / "run_on_board.py"
 

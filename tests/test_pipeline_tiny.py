@@ -9,7 +9,7 @@ from ppliteformer.layout import NB_FILE
 from ppliteformer.runtimes import PaddleInferenceModel, logits_over, open_lite
 from ppliteformer.data import read_splits
 from ppliteformer.export_program import program_op_types
-from ppliteformer.standalone_predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
+from ppliteformer.device.predictor import INPUT_NAMES, META_FILE, VOCAB_FILE
 from ppliteformer.workflow import run_strategy
 
 from .test_arm import MISSING

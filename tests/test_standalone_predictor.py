@@ -10,7 +10,7 @@ import pytest
 from ppliteformer.modeling import load_tokenizer
 from ppliteformer.layout import NB_FILE
 from ppliteformer.runtimes import open_lite
-from ppliteformer.standalone_predictor import batch_arrays
+from ppliteformer.device.predictor import batch_arrays
 
 from .conftest import REPO
 

@@ -4,7 +4,7 @@ import pytest
 
 from ppliteformer.data import load_splits
 from ppliteformer.modeling import build_vocab, load_tokenizer, write_vocab
-from ppliteformer.standalone_predictor import load_tokenizer as load_standalone_tokenizer
+from ppliteformer.device.predictor import load_tokenizer as load_standalone_tokenizer
 from ppliteformer.training import encode_texts
 
 pytestmark = pytest.mark.tiny

@@ -1,1 +1,1 @@
-../../ppliteformer/standalone_predictor.py
+../../ppliteformer/device/predictor.py

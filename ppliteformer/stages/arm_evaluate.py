@@ -25,7 +25,7 @@ from ..layout import NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, logits_over
-from ..standalone_predictor import batch_arrays
+from ..device.predictor import batch_arrays
 from ..training import encode_texts
 from .evaluate import compare_logits
 

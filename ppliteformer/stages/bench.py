@@ -12,7 +12,7 @@ from ..bench import measure_latency, synthetic_inputs
 from ..layout import META_FILE, NB_FILE
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel
-from ..standalone_predictor import mkl_avx2_env
+from ..device.predictor import mkl_avx2_env
 
 log = logging.getLogger(__name__)
 
