@@ -4,44 +4,14 @@ Format source: PaddlePaddle/Paddle-Lite, branch release/v2.13,
 ``lite/api/tools/benchmark/benchmark.cc`` (function ``Run``, the "Save benchmark info"
 block) and ``lite/api/tools/benchmark/benchmark.h`` (``PerfData``, ``GetDeviceInfo``,
 ``StoreBenchmarkResult``). The same text goes to stdout and, when ``--result_path`` is
-set, is *appended* (``std::ios::app``) to that file. It looks like this (Android build;
-the "Device Info" block exists only on Android, "Memory Usage" only with
-``--enable_memory_profile``)::
-
-    ======= Device Info =======
-    Brand: Xiaomi
-    Device: cepheus
-    Model: MI 9
-    Android Version: 10
-    Android API Level: 29
-
-    ======= Model Info =======
-    optimized_model_file: /data/local/tmp/ppliteformer/model.nb
-    input_data_path: All 1.f
-    input_shape: 1,128:1,128:1,128:1,128
-    output tensor num: 1
-    --- output tensor 0 ---
-    ...
-
-    ======= Runtime Info =======
-    benchmark_bin version: acf6614
-    threads: 1
-    power_mode: 0
-    warmup: 10
-    repeats: 30
-    result_path: /data/local/tmp/ppliteformer/benchmark_result.txt
-
-    ======= Backend Info =======
-    backend: arm
-    cpu precision: fp32
-
-    ======= Perf Info =======
-    Time(unit: ms):
-    init  = 15.305
-    first = 43.670
-    min   = 32.577
-    max   = 32.895
-    avg   = 32.723
+set, is *appended* (``std::ios::app``) to that file. It is a series of blocks, each
+headed ``======= <name> =======``: "Device Info" (brand, device, model, Android version;
+Android builds only), "Model Info" (``optimized_model_file``, ``input_shape``, output
+tensors), "Runtime Info" (``threads``, ``power_mode``, ``warmup``, ``repeats``,
+``result_path``), "Backend Info" (``backend``, ``cpu precision``), "Memory Usage" (only
+with ``--enable_memory_profile``) and "Perf Info", which ends the block with
+``Time(unit: ms):`` and one line each for ``init``, ``first``, ``min``, ``max`` and
+``avg``, e.g. ``min   = 32.577``. tests/test_deploy_arm.py holds a whole sample.
 
 Each timing is printed ``std::fixed`` with precision 3 and left-aligned in a 12-wide field
 (so lines may carry trailing spaces). Semantics (``PerfData``): ``init`` is predictor
