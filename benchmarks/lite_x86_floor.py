@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ppliteformer.bench import synthetic_inputs  # noqa: E402
-from ppliteformer.cpu_peak import cpu_peak  # noqa: E402
+from ppliteformer.cpu_fp32_peak import cpu_peak  # noqa: E402
 from ppliteformer.engines import run_engine  # noqa: E402
 from ppliteformer.flops import encoder_flops  # noqa: E402
 from ppliteformer.lite_convert import convert_model  # noqa: E402

@@ -6,7 +6,8 @@
 
 A process of its own gives each engine its own peak memory (ru_maxrss after the runs) and
 keeps a Paddle Lite abort (SIGABRT on a fatal error) from ending the caller. Only numpy and
-the one engine are imported. The last stdout line is one JSON object: median_ms, p90_ms,
+the one engine are imported; the engine is the same object the parent used
+(``bench_engines.ENGINES``). The last stdout line is one JSON object: median_ms, p90_ms,
 min_ms, peak_rss_mb, threads, warmup, repeats, ...; errors go to stderr with exit code 1.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import numpy as np
 
 from .bench import measure_latency
+from .bench_engines import ENGINES
 from .device.predictor import INPUT_NAMES
 
 
@@ -36,74 +38,9 @@ def _rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
 
 
-class _Lite:
-    """The light predictor on a `.nb`; the x86 MobileConfig has no thread setting (MKL runs 1)."""
-
-    def __init__(self, model, threads, variant):
-        from paddlelite.lite import MobileConfig, create_paddle_predictor
-
-        config = MobileConfig()
-        config.set_model_from_file(model)
-        self.threads = 1
-        if hasattr(config, "set_threads"):  # ARM builds
-            config.set_threads(threads)
-            self.threads = threads
-        self.predictor = create_paddle_predictor(config)
-
-    def run(self, inputs):
-        for name in INPUT_NAMES:
-            self.predictor.get_input_by_name(name).from_numpy(inputs[name])
-        self.predictor.run()
-        return self.predictor.get_output(0).numpy().copy()
-
-
-class _PaddleInference:
-    def __init__(self, model, threads, variant):
-        import os
-
-        import paddle.inference as pi
-
-        config = pi.Config(os.path.join(model, "model.pdmodel"), os.path.join(model, "model.pdiparams"))
-        config.disable_gpu()
-        config.disable_glog_info()
-        config.set_cpu_math_library_num_threads(threads)
-        if variant == "mkldnn":
-            config.enable_mkldnn()
-        self.threads = threads
-        self.predictor = pi.create_predictor(config)
-        self.output = self.predictor.get_output_names()[0]
-
-    def run(self, inputs):
-        for name in INPUT_NAMES:
-            handle = self.predictor.get_input_handle(name)
-            handle.reshape(inputs[name].shape)
-            handle.copy_from_cpu(inputs[name])
-        self.predictor.run()
-        return self.predictor.get_output_handle(self.output).copy_to_cpu()
-
-
-class _OnnxRuntime:
-    def __init__(self, model, threads, variant):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.threads = threads
-        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        self.names = [i.name for i in self.session.get_inputs()]
-
-    def run(self, inputs):
-        return self.session.run(None, {name: inputs[name] for name in self.names})[0]
-
-
-RUNNERS = {"paddle_lite": _Lite, "paddle_inference": _PaddleInference, "onnxruntime": _OnnxRuntime}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", required=True, choices=sorted(RUNNERS))
+    parser.add_argument("--engine", required=True, choices=sorted(ENGINES))
     parser.add_argument("--model", required=True)
     parser.add_argument("--inputs", required=True, help=".npz with the four model inputs")
     parser.add_argument("--warmup", type=int, default=5)
@@ -117,7 +54,7 @@ def main(argv=None) -> int:
     rss_before = _rss_mb()
     start = time.perf_counter()
     try:
-        model = RUNNERS[args.engine](args.model, args.threads, args.variant)
+        model = ENGINES[args.engine].load(args.model, args.threads, args.variant)
         load_s = time.perf_counter() - start
         logits = np.asarray(model.run(inputs))
         result = measure_latency(model, inputs, args.warmup, args.repeats)

@@ -59,32 +59,14 @@ def _bench_engines(value: str) -> list:
 
 
 def _write_json_atomically(path: str, data: dict, force: bool) -> None:
-    import json
-    import tempfile
+    """--out: written whole; without --force never over a file, even one that appeared during the run."""
+    from .atomic import write_json_atomic
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, partial = tempfile.mkstemp(prefix=".bench-", suffix=".json.partial", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        if force:
-            os.replace(partial, path)
-        else:
-            try:
-                os.link(partial, path)  # fails if the file appeared meanwhile: never overwrite
-                os.unlink(partial)
-            except FileExistsError:
-                raise PPLiteFormerError(f"--out {path} appeared while the benchmark ran; not overwritten. "
-                                        "Use --force to overwrite it.") from None
-            except OSError:  # no hard links on this file system
-                if os.path.exists(path):
-                    raise PPLiteFormerError(f"--out {path} appeared while the benchmark ran; not "
-                                            "overwritten. Use --force to overwrite it.") from None
-                os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+        write_json_atomic(path, data, overwrite=force)
+    except FileExistsError:
+        raise PPLiteFormerError(f"--out {path} appeared while the benchmark ran; not overwritten. "
+                                "Use --force to overwrite it.") from None
 
 
 def _cmd_bench(args):
@@ -102,7 +84,7 @@ def _cmd_bench(args):
             raise ConfigError(f"--out {args.out}: the folder {folder} does not exist. Create it first.")
     result = bench_side_by_side(args.model, batch_size=args.batch_size, seq_len=args.seq_len,
                                 warmup=args.warmup, repeats=args.repeats, threads=args.threads,
-                                engines=args.engines, work_dir=args.work_dir)
+                                engines=args.engines, work_dir=args.work_dir, measure_peak=args.peak)
     print(format_table(result))
     print(json.dumps(result, indent=2))
     if args.out:
@@ -178,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     bench.add_argument("--work-dir", help="keep the converted .nb and .onnx here and reuse them (default: a "
                        "temporary folder, removed afterwards)")
+    bench.add_argument("--peak", action="store_true", help="also measure this CPU's fp32 peak, 1 core (compiles "
+                       "and runs an AVX2 FMA loop with the system's C compiler, and times an sgemm) for a "
+                       "'%% of peak' per engine; without it the peak is derived from /proc/cpuinfo's clock")
     bench.set_defaults(func=_cmd_bench)
 
     bundle = sub.add_parser("bundle", help="make deploy folders (.nb, vocab, predictor, self-check, scripts) "

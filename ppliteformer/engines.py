@@ -4,25 +4,16 @@
 every configuration of it) in a child process of its own (``ppliteformer.bench_child``), so
 each peak memory is that engine's alone and a Paddle Lite abort cannot end the caller.
 
-Given an inference model folder it converts an x86 `.nb` for Lite (``convert_model``: the
-x86 rewrites, then Paddle Lite opt) and an ONNX model for ONNX Runtime (paddle2onnx, opset
-13), both in child processes, and runs all three; given a `.nb` only Lite can run. Engine
-configurations tried, the fastest reported:
-
-* paddle_lite: ``default``, with ``device.predictor.mkl_avx2_env`` (on AMD CPUs
-  MKL_DEBUG_CPU_TYPE=5: the MKL 2019.0.1 bundled with Lite runs its SSE code path on
-  non-Intel CPUs unless told so); on AMD also ``mkl_auto``, MKL left to choose, to show
-  what that costs. Lite's x86 Python API has no thread setting (MKL is set to 1 thread):
-  threads=1.
-* paddle_inference: ``native`` and ``mkldnn`` (enable_mkldnn), set_cpu_math_library_num_threads.
-* onnxruntime: intra_op_num_threads=threads, inter_op 1, ORT_ENABLE_ALL.
+Given an inference model folder each engine prepares the file it runs (``bench_engines``: an
+x86 `.nb` for Lite, the folder itself for Paddle Inference, a paddle2onnx export for ONNX
+Runtime) and all three run; given a `.nb` only Lite can run. Each engine's configurations
+are tried and the fastest reported. The CPU's fp32 peak (a compiled FMA loop and an sgemm,
+``cpu_fp32_peak``) is measured only when asked (``measure_peak``, ``bench --peak``).
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,33 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from .bench import synthetic_inputs
+from .bench_engines import CHILD_TIMEOUT_S, ENGINES as ENGINE_REGISTRY
+from .child_process import run_json_child
+from .device.predictor import PredictorError
 from .errors import ConfigError, ModelFileError, StageError
-from .layout import MODEL_FILE, NB_FILE, PARAMS_FILE
+from .layout import META_FILE, MODEL_FILE, NB_FILE, PARAMS_FILE
+from .lite_convert import REWRITES_FILE
 from .runtimes import child_env, inference_model_bytes
-from .lite_convert import REWRITES_FILE, convert_model
-from .x86_rewrites import REWRITES
-from .device.predictor import META_FILE, PredictorError, mkl_avx2_env
 
-ENGINES = ("paddle_lite", "paddle_inference", "onnxruntime")
+ENGINES = tuple(ENGINE_REGISTRY)
 LOGITS_TOLERANCE = 1e-3
-CHILD_TIMEOUT_S = 900
 SEED = 0
-ONNX_OPSET = 13
-_MKL_AUTO = {"MKL_DEBUG_CPU_TYPE": ""}  # empty: MKL ignores it, as if unset
-
-_ONNX_EXPORT = ("import sys, paddle2onnx\n"
-                "paddle2onnx.export(sys.argv[1], sys.argv[2], sys.argv[3], opset_version=int(sys.argv[4]), "
-                "verbose=False, enable_onnx_checker=True)\n")
-
-
-def engine_variants(engine: str) -> list:
-    """[(variant name, extra environment)] tried for ``engine`` on this machine."""
-    if engine == "paddle_lite":
-        avx2 = mkl_avx2_env()
-        return [("default", avx2)] + ([("mkl_auto", _MKL_AUTO)] if avx2 else [])
-    if engine == "paddle_inference":
-        return [("native", {}), ("mkldnn", {})]
-    return [("default", {})]
 
 
 def _resolve_model(path) -> tuple:
@@ -107,57 +82,15 @@ def _choose_engines(engines, kind) -> tuple:
             raise ConfigError(f"--engines {','.join(unknown) or '(none)'}: unknown engine. Choose from: "
                               f"{', '.join(ENGINES)}.")
     if kind == "nb":
-        need_folder = [e for e in (engines or []) if e != "paddle_lite"]
+        need_folder = [e for e in (engines or []) if ENGINE_REGISTRY[e].needs_inference_model]
         if need_folder:
             raise ConfigError(f"{', '.join(need_folder)} cannot run a .nb file: they need the inference model "
                               "folder (model.pdmodel and model.pdiparams) the .nb was converted from. Give that "
                               "folder as --model to run all three engines, or ask only for --engines paddle_lite.")
         why = "a .nb runs on Paddle Lite only; give the inference model folder to run this engine too"
-        return ["paddle_lite"], {e: why for e in ENGINES if e != "paddle_lite"}
+        return [e for e in ENGINES if not ENGINE_REGISTRY[e].needs_inference_model], \
+            {e: why for e in ENGINES if ENGINE_REGISTRY[e].needs_inference_model}
     return list(engines or ENGINES), {}
-
-
-def _source_stamp(model_dir: Path) -> dict:
-    files = {name: [(model_dir / name).stat().st_size, (model_dir / name).stat().st_mtime_ns]
-             for name in (MODEL_FILE, PARAMS_FILE)}
-    # The rewrites' names too: a .nb converted before a rewrite was added is not reused.
-    return {"model_dir": str(model_dir.resolve()), "files": files, "x86_rewrites": sorted(REWRITES)}
-
-
-def _reusable(target: Path, model_dir: Path) -> bool:
-    """True when ``target`` was made from this very model (same path, sizes and times)."""
-    stamp = target.with_name(target.name + ".source.json")
-    try:
-        return target.is_file() and json.loads(stamp.read_text()) == _source_stamp(model_dir)
-    except (OSError, ValueError):
-        return False
-
-
-def _stamp(target: Path, model_dir: Path) -> None:
-    target.with_name(target.name + ".source.json").write_text(json.dumps(_source_stamp(model_dir)))
-
-
-def export_onnx(model_dir, out_file) -> Path:
-    """paddle2onnx (opset 13) of ``model_dir`` into ``out_file``, in a child process."""
-    model_dir, out_file = Path(model_dir), Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_file.with_name(out_file.name + ".partial")
-    command = [sys.executable, "-c", _ONNX_EXPORT, str(model_dir / MODEL_FILE), str(model_dir / PARAMS_FILE),
-               str(partial), str(ONNX_OPSET)]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise StageError(f"paddle2onnx did not finish exporting {model_dir} within {CHILD_TIMEOUT_S} s.") from None
-    if proc.returncode != 0 or not partial.is_file():
-        raise StageError(f"paddle2onnx could not export {model_dir} to ONNX (exit code {proc.returncode}): "
-                         f"{_last_line(proc.stderr or proc.stdout)}")
-    os.replace(partial, out_file)
-    return out_file
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1][:400] if lines else "(no message)"
 
 
 def run_engine(engine, model, inputs_file, warmup, repeats, threads, variant="default", env=None,
@@ -168,26 +101,16 @@ def run_engine(engine, model, inputs_file, warmup, repeats, threads, variant="de
                "--threads", str(threads), "--variant", variant]
     if logits_out:
         command += ["--logits-out", str(logits_out)]
-    math_threads = "1" if engine == "paddle_lite" else str(threads)
+    math_threads = str(ENGINE_REGISTRY[engine].math_threads(threads))
     env = child_env(OMP_NUM_THREADS=math_threads, MKL_NUM_THREADS=math_threads, OPENBLAS_NUM_THREADS=math_threads,
                     GLOG_minloglevel="2", **(env or {}))
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
-    except subprocess.TimeoutExpired:
-        raise StageError(f"{engine} ({variant}) did not finish within {CHILD_TIMEOUT_S} s.") from None
-    if proc.returncode != 0:
-        how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with {proc.returncode}"
-        raise StageError(f"{engine} ({variant}) {how}: {_last_line(proc.stderr)}")
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise StageError(f"{engine} ({variant}) printed no result: {_last_line(proc.stderr)}")
+    return run_json_child(command, f"{engine} ({variant})", CHILD_TIMEOUT_S, env)
 
 
 def _bench_engine(engine, model, inputs_file, work, warmup, repeats, threads, log) -> dict:
     """All of ``engine``'s configurations; the fastest one's result, the others' medians."""
     results, errors = {}, {}
-    variants = engine_variants(engine)
+    variants = ENGINE_REGISTRY[engine].variants()
     for variant, env in variants:
         logits = work / f"logits_{engine}_{variant}.npy"
         try:
@@ -204,8 +127,7 @@ def _bench_engine(engine, model, inputs_file, work, warmup, repeats, threads, lo
     best = min(results, key=lambda v: results[v]["median_ms"])
     out = dict(results[best])
     out["variant"] = best
-    if engine == "paddle_lite":
-        out["variant_env"] = dict(variants)[best]
+    out["variant_env"] = dict(variants)[best]
     out["variants_median_ms"] = {v: r["median_ms"] for v, r in results.items()}
     if errors:
         out["variant_errors"] = errors
@@ -225,14 +147,16 @@ def _program_vocab_size(model_dir: Path):
 
 
 def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: int = 5, repeats: int = 30,
-                       threads: int = 1, engines=None, work_dir=None, measure_peak: bool = True,
+                       threads: int = 1, engines=None, work_dir=None, measure_peak: bool = False,
                        log=None) -> dict:
     """Time ``model`` (inference model folder or .nb) on each engine; the result dict (see module doc).
 
     ``work_dir`` keeps the converted .nb, the .onnx and the logits (reused while the model's
-    files are unchanged); by default a temporary folder, removed afterwards.
+    files are unchanged); by default a temporary folder, removed afterwards. ``measure_peak``
+    compiles and runs an FMA loop and an sgemm to measure the CPU's fp32 peak; without it the
+    peak is derived from what the CPU reports (no "% of peak" where that is unknown).
     """
-    from .cpu_peak import cpu_peak
+    from .cpu_fp32_peak import cpu_peak
     from .flops import encoder_flops, program_matmul_flops
 
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
@@ -272,35 +196,15 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
         model_bytes = {"inference_model": inference_model_bytes(model_dir) if model_dir else None,
                        "nb_x86": nb.stat().st_size if nb else None}
         targets, results = {}, {}
-        if "paddle_lite" in engines:
-            if nb is None:
-                cached = work / "x86" / NB_FILE
-                try:
-                    if _reusable(cached, model_dir):
-                        nb = cached
-                    else:
-                        log("bench: converting to an x86 .nb (Paddle Lite opt)")
-                        nb = convert_model(model_dir, work / "x86", "x86")
-                        _stamp(nb, model_dir)
-                    model_bytes["nb_x86"] = nb.stat().st_size
-                    targets["paddle_lite"] = nb
-                except StageError as exc:
-                    results["paddle_lite"] = {"error": str(exc)}
-            else:
-                targets["paddle_lite"] = nb
-        if "paddle_inference" in engines:
-            targets["paddle_inference"] = model_dir
-        if "onnxruntime" in engines:
-            onnx_file = work / "onnx" / "model.onnx"
+        for engine in engines:
             try:
-                if not _reusable(onnx_file, model_dir):
-                    log(f"bench: exporting ONNX (paddle2onnx, opset {ONNX_OPSET})")
-                    export_onnx(model_dir, onnx_file)
-                    _stamp(onnx_file, model_dir)
-                model_bytes["onnx"] = onnx_file.stat().st_size
-                targets["onnxruntime"] = onnx_file
+                targets[engine] = ENGINE_REGISTRY[engine].prepare(model_dir, nb, work, log)
             except StageError as exc:
-                results["onnxruntime"] = {"error": str(exc)}
+                results[engine] = {"error": str(exc)}
+        if "paddle_lite" in targets:
+            model_bytes["nb_x86"] = targets["paddle_lite"].stat().st_size
+        if "onnxruntime" in targets:
+            model_bytes["onnx"] = targets["onnxruntime"].stat().st_size
 
         for engine in engines:
             if engine in targets:
@@ -365,10 +269,16 @@ def format_table(result: dict) -> str:
         lines.append(f"{engine:<17} skipped: {why}")
     flops = result["flops"]
     lines.append(f"FLOPs per forward: {flops:,}" if flops else "FLOPs per forward: unknown")
-    lines.append(f"fp32 peak, 1 core: {result['gflops_peak_fp32_1core']} GFLOP/s (measured FMA loop "
-                 f"{result['gflops_fma_1core_measured']}, derived from the reported clock "
-                 f"{result['gflops_peak_fp32_1core_derived']}; single-thread sgemm "
-                 f"{result['gflops_sgemm_1thread_measured']})")
+    if result["gflops_fma_1core_measured"]:
+        lines.append(f"fp32 peak, 1 core: {result['gflops_peak_fp32_1core']} GFLOP/s (measured FMA loop "
+                     f"{result['gflops_fma_1core_measured']}, derived from the reported clock "
+                     f"{result['gflops_peak_fp32_1core_derived']}; single-thread sgemm "
+                     f"{result['gflops_sgemm_1thread_measured']})")
+    elif result["gflops_peak_fp32_1core"]:
+        lines.append(f"fp32 peak, 1 core: {result['gflops_peak_fp32_1core']} GFLOP/s, derived from the reported "
+                     "clock (--peak measures it with a compiled FMA loop and an sgemm)")
+    else:
+        lines.append("fp32 peak: unknown (no clock in /proc/cpuinfo); --peak measures it")
     if result["logits_max_abs_diff"]:
         worst = max(result["logits_max_abs_diff"].values())
         lines.append(f"logits max abs diff: {worst:.2e} "

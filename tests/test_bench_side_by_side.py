@@ -5,6 +5,7 @@ one full three-engine run through the CLI is shared by the checks on its JSON.
 """
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -13,11 +14,11 @@ import numpy as np
 import pytest
 
 from ppliteformer.bench import synthetic_inputs
-from ppliteformer.cpu_peak import cpu_peak, flops_per_cycle
+from ppliteformer.cpu_fp32_peak import cpu_peak, flops_per_cycle
 from ppliteformer.engines import ENGINES, LOGITS_TOLERANCE, run_engine
 from ppliteformer.errors import ModelFileError, StageError
-from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
 from ppliteformer.device.predictor import cpu_vendor
+from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
 
 pytestmark = pytest.mark.tiny
 
@@ -118,6 +119,8 @@ def test_flops_per_cycle_rules():
     assert flops_per_cycle(_info("GenuineIntel", 6, 60, "Intel Core i7-4770", ["avx", "avx2", "fma"]))[0] == 32
 
 
+@pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc"),
+                    reason="no C compiler (cc/gcc): the FMA loop that measures the peak cannot be built here")
 def test_cpu_peak_is_derived_and_measured_here():
     peak = cpu_peak()
     assert peak["gflops_sgemm_1thread_measured"] > 0 and peak["gflops_fma_1core_measured"] > 0  # gcc is set up here
@@ -151,6 +154,45 @@ def test_three_engines_run_agree_and_report(cli_run, tiny_export):
     amd = cpu_vendor() == "AuthenticAMD"
     assert set(lite["variants_median_ms"]) == ({"default", "mkl_auto"} if amd else {"default"})
     assert lite["variant_env"] == ({"MKL_DEBUG_CPU_TYPE": "5" if lite["variant"] == "default" else ""} if amd else {})
+
+
+def test_the_peak_is_measured_only_with_peak(cli_run, tiny_export):
+    result = cli_run[2]  # no --peak: nothing compiled, the peak derived from /proc/cpuinfo
+    assert result["gflops_fma_1core_measured"] is None and result["gflops_sgemm_1thread_measured"] is None
+    assert result["gflops_peak_fp32_1core"] == result["gflops_peak_fp32_1core_derived"]
+    if not shutil.which("cc") and not shutil.which("gcc"):
+        pytest.skip("no C compiler (cc/gcc): --peak's FMA loop cannot be built here")
+    proc = ppliteformer("bench", "--model", tiny_export, "--seq-len", SEQ, "--warmup", 0, "--repeats", 1,
+                        "--engines", "paddle_inference", "--peak")
+    measured = json.loads(proc.stdout[proc.stdout.index("\n{") + 1:])
+    assert measured["gflops_fma_1core_measured"] > 0 and measured["gflops_sgemm_1thread_measured"] > 0
+    assert "measured FMA loop" in proc.stdout
+
+
+def test_the_engine_registry_is_what_the_cli_and_the_child_accept():
+    from ppliteformer.bench_engines import ENGINES as REGISTRY
+    from ppliteformer.bench_child import main as child_main
+
+    assert ENGINES == tuple(REGISTRY) == ("paddle_lite", "paddle_inference", "onnxruntime")
+    assert [e for e in REGISTRY.values() if not e.needs_inference_model] == [REGISTRY["paddle_lite"]]
+    assert all(engine.variants() for engine in REGISTRY.values())
+    with pytest.raises(SystemExit):  # argparse: the child takes only registered engines
+        child_main(["--engine", "tensorrt", "--model", "m", "--inputs", "i.npz"])
+
+
+def test_one_helper_runs_a_child_and_reads_its_json():
+    from ppliteformer.child_process import run_json_child
+    from ppliteformer.errors import StageError
+
+    ok = [sys.executable, "-c", "print('noise'); print('{\"x\": 1}')"]
+    assert run_json_child(ok, "child", 30) == {"x": 1}
+    failing = [sys.executable, "-c", "import sys; print('first'); sys.exit('the reason it failed')"]
+    with pytest.raises(StageError, match="child exited with 1: the reason it failed"):
+        run_json_child(failing, "child", 30)
+    with pytest.raises(StageError, match="printed no result"):
+        run_json_child([sys.executable, "-c", "print('no json')"], "child", 30)
+    with pytest.raises(StageError, match="did not finish within 1 s"):
+        run_json_child([sys.executable, "-c", "import time; time.sleep(5)"], "child", 1)
 
 
 def test_json_shape(cli_run, tiny_export):

@@ -1,4 +1,5 @@
-"""Single-core fp32 peak of this CPU: derived from what the CPU reports, and measured.
+"""Single-core fp32 peak of this CPU: derived from what the CPU reports, and (when asked,
+``ppliteformer bench --peak``) measured.
 
 Derived: peak = clock (GHz) x fp32 FLOPs per cycle, where FLOPs per cycle = FMA units x
 SIMD lanes x 2 (an FMA is a multiply and an add). The SIMD width alone does not settle it:
@@ -176,12 +177,13 @@ def derive_peak(info: dict | None = None) -> tuple:
 
 def measure_sgemm_gflops(n: int = 1024, repeats: int = 5, timeout: float = 120) -> dict | None:
     """Best single-thread numpy sgemm GFLOP/s (n x n x n) in a child process; None if it fails."""
+    from .child_process import run_json_child
+    from .errors import StageError
+
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
-        proc = subprocess.run([sys.executable, "-c", _SGEMM_CHILD, str(n), str(repeats)], capture_output=True,
-                              text=True, timeout=timeout, env=env)
-        return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return run_json_child([sys.executable, "-c", _SGEMM_CHILD, str(n), str(repeats)], "sgemm", timeout, env)
+    except StageError:
         return None
 
 
