@@ -247,3 +247,6 @@ def test_bundle_self_check_passes_on_x86_and_catches_a_wrong_logit(chain_run, tm
                            cwd=x86, capture_output=True, text=True, timeout=120)
     timing = json.loads(bench.stdout.splitlines()[-1])
     assert bench.returncode == 0 and timing["seq_len"] == 48 and 0 < timing["min_ms"] <= timing["median_ms"]
+    end_to_end = timing["end_to_end"]  # tokenizer and softmax included, from a text of max_seq_len tokens
+    assert timing["timed"] == "model" and end_to_end["tokens"] == 48 and end_to_end["repeats"] == 3
+    assert 0 < end_to_end["min_ms"] <= end_to_end["median_ms"]
