@@ -22,7 +22,6 @@ import numpy as np
 import paddle
 from paddle.base.layer_helper import LayerHelper
 
-LAYOUT = "lookup_table_dequant_rows"  # part of the embedding_int8 stage's key: a new layout redoes the stage
 LEVELS = 256  # the op's fixed 8-bit code range
 
 

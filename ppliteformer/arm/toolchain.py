@@ -22,6 +22,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import temporary_name
 from ..errors import StageError
 
 LITE_ENV = "PPLITEFORMER_LITE_ARM"  # a Paddle Lite ARM build: include/paddle_api.h, lib/libpaddle_light_api_shared.so
@@ -119,7 +120,7 @@ def _compile(command: list, what: str) -> None:
 
 def _build(lite: Path, dest: Path) -> None:
     """Compile into a temporary folder, then rename: a build folder that exists is complete."""
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    tmp = temporary_name(dest)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copy(lite / "lib" / LITE_LIBRARY, tmp / LITE_LIBRARY)

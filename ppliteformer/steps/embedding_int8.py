@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..records import StepResult
 from . import CHECKPOINT, READS_CHECKPOINT, Step
 
-LAYOUT = "lookup_table_dequant_rows"  # part of the stage's key: a new storage layout redoes the stage
+LAYOUT = "lookup_table_dequant_rows"  # int8_embedding.py's storage; part of the stage's key: a new layout redoes it
 
 
 @dataclass(frozen=True)
