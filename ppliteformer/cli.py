@@ -29,6 +29,10 @@ def _cmd_run(args):
     from .workflow import run_strategy, stage_names  # light: paddle is imported by the stages
 
     strategy = load_strategy(args.strategy, args.workdir)  # before paddle's slow import: fail fast
+    if strategy.act_translation:
+        print(f"{args.strategy}: a PaddleSlim ACT config, translated:")
+        for line in strategy.act_translation:
+            print(f"  {line}")
     if args.until and args.until not in stage_names(strategy):
         raise PPLiteFormerError(f"--until {args.until}: this strategy has no such stage. Its stages: "
                                 f"{', '.join(stage_names(strategy))}.")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config_types import TrainingConfig, check as _check
+from .act_config import is_act_config, translate as translate_act_config
 from .errors import ConfigError
 from .steps import INT8_PROGRAM, all_steps, get_step, step_names
 
@@ -34,10 +35,14 @@ class TeacherConfig(TrainingConfig):
     preset: str = "ernie-4l-256h-ffn512"
     vocab_min_freq: int = 1  # preset only: characters seen fewer times become [UNK]
     train: bool = True       # false: use a loaded model as it is (its head must fit the labels)
+    expected_dev_accuracy: float = 0.0     # > 0: stop unless the teacher's dev accuracy is this, give or take ...
+    expected_accuracy_tolerance: float = 0.05  # ... this much (ACT's origin_metric check)
 
     def __post_init__(self):
         super().__post_init__()
         _check(self.vocab_min_freq >= 1, "vocab_min_freq must be at least 1")
+        _check(0 <= self.expected_dev_accuracy <= 1, "expected_dev_accuracy must be in [0, 1] (0: no check)")
+        _check(0 < self.expected_accuracy_tolerance <= 1, "expected_accuracy_tolerance must be in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,12 @@ class Strategy:
     chain: typing.Tuple[str, ...] = ()  # compression steps after the teacher, in order
     steps: dict = field(default_factory=dict)  # chain step -> its config section
     source_file: str = ""  # where the strategy was read from, for messages
+    act_translation: typing.Tuple[str, ...] = ()  # read from a PaddleSlim ACT config: how each key was mapped
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out.pop("source_file")
+        out.pop("act_translation")
         return out
 
 
@@ -256,6 +263,9 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a strategy must be a YAML mapping with sections "
                           f"({', '.join(_SECTION_TYPES)}), got {type(raw).__name__}.")
+    translation = ()
+    if is_act_config(raw):
+        raw, translation = translate_act_config(raw, path)
     top = {"name", "workdir", "chain", *_SECTION_TYPES, *step_names()}
     unknown = sorted(set(raw) - top)
     if unknown:
@@ -273,5 +283,9 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
                           f"never run. Add it to chain (e.g. chain: [{', '.join([*chain, idle[0]])}]) "
                           "or remove the section.")
     steps = {s: _build_section(get_step(s).config, raw.get(s), f"{path}: section '{s}'") for s in chain}
+    if sections["bench"].seq_len > sections["data"].max_seq_len:
+        raise ConfigError(f"{path}: bench.seq_len {sections['bench'].seq_len} is longer than data.max_seq_len "
+                          f"{sections['data'].max_seq_len}: the model has no positions past max_seq_len. Set "
+                          f"bench.seq_len to {sections['data'].max_seq_len} or less.")
     return Strategy(name=name, workdir=chosen_workdir, source_file=str(path), chain=chain, steps=steps,
-                    **sections)
+                    act_translation=tuple(translation), **sections)

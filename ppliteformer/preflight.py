@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import Strategy
 from .data import BUILTIN
 from .errors import ConfigError, DataError, ModelFileError
+from .inference_import import find_program, is_inference_model_folder
 from .modeling import PRESET_SOURCE, PRESETS
 
 # What save_pretrained writes: a model config and weights (names differ across PaddleNLP versions).
@@ -37,12 +38,17 @@ def check_model_folder(source: str) -> None:
     folder = Path(source)
     if not folder.is_dir():
         raise ModelFileError(f"{folder}: no such model folder. teacher.source must be 'preset', a PaddleNLP "
-                             "model name, or a folder written by save_pretrained.")
+                             "model name, a folder written by save_pretrained, or an exported inference model "
+                             "folder (.pdmodel, .pdiparams, vocab.txt).")
+    if is_inference_model_folder(folder):
+        find_program(folder)  # names what is missing before any stage runs
+        return
     if not any((folder / n).is_file() for n in _MODEL_CONFIG_FILES) or \
             not any((folder / n).is_file() for n in _MODEL_WEIGHT_FILES):
         raise ModelFileError(f"{folder} is not a saved model: it needs {' or '.join(_MODEL_CONFIG_FILES)} and "
-                             f"{' or '.join(_MODEL_WEIGHT_FILES)} (what save_pretrained writes). Point "
-                             "teacher.source at such a folder.")
+                             f"{' or '.join(_MODEL_WEIGHT_FILES)} (what save_pretrained writes), or a .pdmodel, "
+                             ".pdiparams and vocab.txt (an exported inference model). Point teacher.source at "
+                             "such a folder.")
 
 
 def check_strategy_inputs(strategy: Strategy) -> None:

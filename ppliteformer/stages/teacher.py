@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from ..config import DataConfig, TeacherConfig
 from ..data import DatasetSplits
-from ..errors import ModelFileError
+from ..errors import ModelFileError, StageError
+from ..inference_import import is_inference_model_folder, rebuild_from_inference_model
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
                         load_tokenizer, preset_config, write_vocab)
 from ..layout import TASK_FILE
 from ..pipeline import Stage
 from ..records import StepResult
-from ..training import encode_texts, train_classifier
+from ..training import dev_accuracy, encode_texts, train_classifier
 from ..data import read_splits
+
+log = logging.getLogger(__name__)
 
 
 def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path):
@@ -23,13 +27,35 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
         tokenizer = load_tokenizer(str(vocab_file))
         model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len))
         return model, tokenizer
-    model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
-    tokenizer = load_tokenizer(cfg.source)
-    if model.config.num_labels != len(splits.labels) and not cfg.train:
+    if is_inference_model_folder(cfg.source):
+        model, diff = rebuild_from_inference_model(cfg.source)
+        log.info("teacher: rebuilt from the inference model in %s (%d layers, hidden %d); logits match the "
+                 "program's within %.1e", cfg.source, model.config.num_hidden_layers, model.config.hidden_size, diff)
+        tokenizer = load_tokenizer(str(Path(cfg.source) / "vocab.txt"))
+    else:
+        model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
+        tokenizer = load_tokenizer(cfg.source)
+    positions = getattr(model.config, "max_position_embeddings", data_cfg.max_seq_len)
+    if data_cfg.max_seq_len > positions:
+        raise ModelFileError(f"The model in '{cfg.source}' has {positions} position embeddings, fewer than "
+                             f"data.max_seq_len {data_cfg.max_seq_len} (Global.max_seq_length in an ACT config). "
+                             f"Set it to {positions} or less.")
+    if model.config.num_labels != len(splits.labels) and (not cfg.train or is_inference_model_folder(cfg.source)):
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
                              f"data has {len(splits.labels)} labels ({', '.join(splits.labels)}). "
                              "Set teacher.train: true to fine-tune a new head, or use matching data.")
     return model, tokenizer
+
+
+def _check_expected_accuracy(cfg: TeacherConfig, dev_acc: float) -> None:
+    """teacher.expected_dev_accuracy (ACT's origin_metric): a teacher far from what its owner measured
+    usually means other data, another label order or another tokenizer, and every later number would mislead."""
+    if cfg.expected_dev_accuracy and abs(dev_acc - cfg.expected_dev_accuracy) > cfg.expected_accuracy_tolerance:
+        raise StageError(f"The teacher scores {dev_acc:.4f} on the dev split, but teacher.expected_dev_accuracy "
+                         f"(ACT's origin_metric) says {cfg.expected_dev_accuracy:.4f} (allowed difference "
+                         f"{cfg.expected_accuracy_tolerance}). Check that the data, its label names (sorted "
+                         "order gives the class ids) and the vocab are the ones the model was trained with, or "
+                         "correct the expected value.")
 
 
 def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir) -> StepResult:
@@ -47,18 +73,23 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
         m.save_pretrained(str(out_dir))
         tokenizer.save_pretrained(str(out_dir))
 
-    if not cfg.train:
-        save(model)
-        return StepResult(parameters=count_parameters(model), details={"trained": False})
-    train_ids = encode_texts(tokenizer, [e.text for e in splits.train], data_cfg.max_seq_len)
     dev_ids = encode_texts(tokenizer, [e.text for e in splits.dev], data_cfg.max_seq_len)
+    dev_labels = [label_id[e.label] for e in splits.dev]
+    if not cfg.train:
+        model.eval()
+        acc = dev_accuracy(model, dev_ids, dev_labels, tokenizer.pad_token_id)
+        _check_expected_accuracy(cfg, acc)
+        save(model)
+        return StepResult(dev_accuracy_after=acc, parameters=count_parameters(model), details={"trained": False})
+    train_ids = encode_texts(tokenizer, [e.text for e in splits.train], data_cfg.max_seq_len)
     result = train_classifier(
         model, train_ids, [label_id[e.label] for e in splits.train],
-        dev_ids, [label_id[e.label] for e in splits.dev],
+        dev_ids, dev_labels,
         epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
         warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
         evals_per_epoch=cfg.evals_per_epoch,
         pad_id=tokenizer.pad_token_id, on_best=save)
+    _check_expected_accuracy(cfg, result["best_dev_accuracy"])
     return StepResult(dev_accuracy_after=result["best_dev_accuracy"], parameters=count_parameters(model),
                       training=result, details={"trained": True})
 
