@@ -102,9 +102,8 @@ def _ranked(params: dict) -> dict:
     return {kind: [layers[n] for n in sorted(layers)] for kind, layers in by_kind.items()}
 
 
-def _config_from(program: _Program, ranked: dict, source: str):
-    from paddlenlp.transformers import ErnieConfig
-
+def _shape_settings(program: _Program, ranked: dict, source: str) -> dict:
+    """The config values every family shares, read from parameter shapes and op attributes."""
     def refuse(why):
         raise ModelFileError(f"{source}: not an ERNIE/BERT-shaped sequence classifier ({why}); ppliteformer "
                              "rebuilds only those from an inference model. Give the folder save_pretrained wrote "
@@ -113,7 +112,6 @@ def _config_from(program: _Program, ranked: dict, source: str):
     embeddings, linears, norms = ranked.get("embedding", []), ranked.get("linear", []), ranked.get("layer_norm", [])
     if len(embeddings) not in (3, 4) or not linears or (len(linears) - 2) % 6 or len(norms) != 1 + (len(linears) - 2) // 3:
         refuse(f"{len(embeddings)} embeddings, {len(linears)} linear layers, {len(norms)} layer norms")
-    layers = (len(linears) - 2) // 6
     vocab_size, hidden = embeddings[0]["w_0"].shape
     heads = [s[2] for s in program.reshape_shapes if len(s) == 4 and s[3] > 0 and s[2] * s[3] == hidden]
     if not heads:
@@ -121,14 +119,25 @@ def _config_from(program: _Program, ranked: dict, source: str):
     act = "gelu" if program.op_types.get("gelu") else "relu" if program.op_types.get("relu") else None
     if act is None:
         refuse("no gelu or relu activation")
-    return ErnieConfig(
-        vocab_size=int(vocab_size), hidden_size=int(hidden), num_hidden_layers=layers,
+    return dict(
+        vocab_size=int(vocab_size), hidden_size=int(hidden), num_hidden_layers=(len(linears) - 2) // 6,
         num_attention_heads=int(heads[0]), intermediate_size=int(linears[4]["w_0"].shape[1]), hidden_act=act,
         max_position_embeddings=int(embeddings[1]["w_0"].shape[0]), type_vocab_size=int(embeddings[2]["w_0"].shape[0]),
-        use_task_id=len(embeddings) == 4,
-        task_type_vocab_size=int(embeddings[3]["w_0"].shape[0]) if len(embeddings) == 4 else 3,
         layer_norm_eps=program.layer_norm_eps, num_labels=int(linears[-1]["w_0"].shape[1]),
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+
+
+def _candidates(settings: dict, ranked: dict):
+    """The families whose parameters an exported ERNIE/BERT/RoBERTa classifier can fill, most likely first:
+    ERNIE (which also computes BERT exactly, and carries task ids), then RoBERTa (other position ids)."""
+    import paddlenlp.transformers as transformers
+
+    embeddings = ranked["embedding"]
+    task_ids = len(embeddings) == 4
+    yield transformers.ErnieForSequenceClassification(transformers.ErnieConfig(
+        **settings, use_task_id=task_ids, task_type_vocab_size=int(embeddings[3]["w_0"].shape[0]) if task_ids else 3))
+    if not task_ids:
+        yield transformers.RobertaForSequenceClassification(transformers.RobertaConfig(**settings))
 
 
 def _load_weights(model, ranked: dict, source: str) -> None:
@@ -163,37 +172,41 @@ def _inference_logits(model_file: Path, params_file: Path, feeds: list, arrays: 
     return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
 
 
-def _check_same_logits(model, model_file, params_file, feeds, source: str) -> float:
-    import paddle
-
+def _check_arrays(feeds: list, vocab_size: int, source: str) -> dict:
     known = {"input_ids", "token_type_ids", "position_ids", "attention_mask"}
     if not set(feeds) <= known or "input_ids" not in feeds:
         raise ModelFileError(f"{source}: the program's inputs ({', '.join(feeds)}) are not PaddleNLP's "
                              f"({', '.join(sorted(known))}), so its logits cannot be checked against the rebuild.")
     rng = np.random.RandomState(0)
-    ids = rng.randint(1, model.config.vocab_size, size=(2, 16)).astype("int64")
-    arrays = {"input_ids": ids, "token_type_ids": np.zeros_like(ids),
-              "position_ids": np.tile(np.arange(16, dtype="int64"), (2, 1)),
-              "attention_mask": np.ones(ids.shape, dtype="float32")}
-    expected = _inference_logits(model_file, params_file, feeds, arrays)
-    with paddle.no_grad():
-        got = model(**{k: paddle.to_tensor(arrays[k]) for k in feeds}).numpy()
-    diff = float(np.abs(got - expected).max())
-    if not diff <= LOGITS_ATOL:
-        raise ModelFileError(f"{source}: the model rebuilt from the program gives logits up to {diff:.2e} away from "
-                             "the program's own (Paddle Inference), so it is not the same model. Give the "
-                             "save_pretrained folder (model_config.json + model_state.pdparams) instead.")
-    return diff
+    ids = rng.randint(1, vocab_size, size=(2, 16)).astype("int64")
+    return {"input_ids": ids, "token_type_ids": np.zeros_like(ids),
+            "position_ids": np.tile(np.arange(16, dtype="int64"), (2, 1)),
+            "attention_mask": np.ones(ids.shape, dtype="float32")}
 
 
 def rebuild_from_inference_model(folder, model_filename: str | None = None, params_filename: str | None = None):
-    """(ErnieForSequenceClassification with the program's weights, largest logit difference vs the program)."""
-    from paddlenlp.transformers import ErnieForSequenceClassification
+    """(a PaddleNLP classifier with the program's weights, largest logit difference vs the program).
+
+    Each candidate family is filled with the program's parameters and run on the same ids as the
+    program (Paddle Inference); the first whose logits agree within LOGITS_ATOL is returned."""
+    import paddle
 
     model_file, params_file = find_program(folder, model_filename, params_filename)
     program = _read_program(model_file, params_file)
     ranked = _ranked(program.params)
-    model = ErnieForSequenceClassification(_config_from(program, ranked, str(folder)))
-    _load_weights(model, ranked, str(folder))
-    model.eval()
-    return model, _check_same_logits(model, model_file, params_file, program.feeds, str(folder))
+    settings = _shape_settings(program, ranked, str(folder))
+    arrays = _check_arrays(program.feeds, settings["vocab_size"], str(folder))
+    expected = _inference_logits(model_file, params_file, program.feeds, arrays)
+    tried = []
+    for model in _candidates(settings, ranked):
+        _load_weights(model, ranked, str(folder))
+        model.eval()
+        with paddle.no_grad():
+            got = model(**{k: paddle.to_tensor(arrays[k]) for k in program.feeds}).numpy()
+        diff = float(np.abs(got - expected).max())
+        if diff <= LOGITS_ATOL:
+            return model, diff
+        tried.append(f"{type(model).__name__} {diff:.2e}")
+    raise ModelFileError(f"{folder}: no model rebuilt from the program reproduces its logits (Paddle Inference; "
+                         f"largest difference: {', '.join(tried)}), so it is not a model ppliteformer can rebuild. "
+                         "Give the save_pretrained folder (model_config.json + model_state.pdparams) instead.")

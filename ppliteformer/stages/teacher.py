@@ -29,8 +29,9 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
         return model, tokenizer
     if is_inference_model_folder(cfg.source):
         model, diff = rebuild_from_inference_model(cfg.source)
-        log.info("teacher: rebuilt from the inference model in %s (%d layers, hidden %d); logits match the "
-                 "program's within %.1e", cfg.source, model.config.num_hidden_layers, model.config.hidden_size, diff)
+        log.info("teacher: rebuilt from the inference model in %s as %s (%d layers, hidden %d); logits match the "
+                 "program's within %.1e", cfg.source, type(model).__name__, model.config.num_hidden_layers,
+                 model.config.hidden_size, diff)
         tokenizer = load_tokenizer(str(Path(cfg.source) / "vocab.txt"))
     else:
         model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
