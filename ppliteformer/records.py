@@ -65,6 +65,8 @@ class ArtifactRecord(_FlatRecord):
     nb_bytes_x86: Optional[int] = None
     latency_ms_x86_lite: Optional[float] = None
     latency_x86_lite: Optional[dict] = None
+    median_length_tokens: Optional[int] = None            # the test split's median token count ...
+    latency_ms_at_median_length: Optional[float] = None   # ... and the latency there (Lite x86, or oneDNN int8)
     accuracy_x86_int8_onednn: Optional[float] = None
     latency_ms_x86_int8: Optional[float] = None
     latency_x86_int8: Optional[dict] = None

@@ -47,6 +47,8 @@ def _artifact(name: str, records: dict, parameters) -> ArtifactRecord:
         record.latency_ms_x86_int8, record.latency_x86_int8 = latency.get("median_ms"), latency
     else:
         record.latency_ms_x86_lite, record.latency_x86_lite = latency.get("median_ms"), latency or None
+    at_median = latency.get("at_median_length") or {}
+    record.median_length_tokens, record.latency_ms_at_median_length = at_median.get("seq_len"), at_median.get("median_ms")
     record.accuracy_verified_by = "; ".join(
         ([ARM_KERNELS] if arm else []) +
         [INT8_PROXY if int8 else "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"])
@@ -171,6 +173,11 @@ def format_table(report: Report) -> str:
     if latency:
         lines.append(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "
                      f"batch {latency['batch_size']}, seq {latency['seq_len']}, {latency['threads']} thread")
+    at_median = [a for a in report.artifacts if a.latency_ms_at_median_length is not None]
+    if at_median:
+        lines.append(f"At the test split's median length ({at_median[0].median_length_tokens} tokens), batch 1, 1 thread: "
+                     + ", ".join(f"{a.name} {_fmt(a.latency_ms_at_median_length, 'ms')}"
+                                 + (" (oneDNN int8)" if a.int8 else "") for a in at_median) + " (Lite x86 unless said).")
     if report.final_reason and report.artifacts[-1].int8:
         lines.append(f"final: {report.final}: {report.final_reason}.")
     arm = [a for a in report.artifacts if a.accuracy_arm is not None]

@@ -190,6 +190,9 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         ("smaller than teacher", lambda a: _num(a.size_ratio_arm_vs_teacher, ".2f", "x")),
         ("Lite x86 ms median / p90 / min", _lite_latency),
         ("faster than teacher", lambda a: _num(a.speedup_x86_lite_vs_teacher, ".2f", "x")),
+        ("ms at the median test length", lambda a: "-" if a.latency_ms_at_median_length is None else
+         f"{_num(a.latency_ms_at_median_length, '.3f')} ({a.median_length_tokens} tokens"
+         + (", oneDNN int8)" if a.int8 else ", Lite x86)")),
         ("int8 on x86: accuracy / ms (oneDNN)", lambda a: "-" if not a.int8 else
          f"{_num(a.accuracy_x86_int8_onednn, '.4f')} / {_num(a.latency_ms_x86_int8, '.3f')}"),
         ("ARM kernels (emulated): accuracy / texts", lambda a: "-" if a.accuracy_arm is None else

@@ -51,7 +51,7 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, a
     if int8:
         stages.append(bench.int8_stage(strategy.bench, made_by, bench_name))
     elif "x86" in targets:  # Lite can only be timed here on an x86 .nb
-        stages.append(bench.stage(strategy.bench, convert_name, bench_name))
+        stages.append(bench.stage(strategy.bench, made_by, convert_name, bench_name))
     return stages
 
 

@@ -80,6 +80,25 @@ def test_report_json_shape(tiny_run):
     assert artifact["size_ratio_arm_vs_teacher"] == artifact["speedup_x86_lite_vs_teacher"] == 1.0
 
 
+def test_latency_is_also_measured_at_the_median_test_length(tiny_run):
+    """The bench length (48 here) is the worst case; a typical request is the test split's median length."""
+    import numpy as np
+
+    from ppliteformer.data import read_splits
+    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.report import format_table
+
+    workdir, report = tiny_run
+    teacher = report.artifacts[0]
+    tokenizer = load_tokenizer(str(workdir / "export"))
+    lengths = [len(tokenizer(e.text, max_length=48, truncation=True)["input_ids"])
+               for e in read_splits(workdir / "data").test]
+    assert teacher.median_length_tokens == int(np.median(lengths)) <= 48
+    assert teacher.latency_x86_lite["at_median_length"]["seq_len"] == teacher.median_length_tokens
+    assert 0 < teacher.latency_ms_at_median_length
+    assert f"At the test split's median length ({teacher.median_length_tokens} tokens)" in format_table(report)
+
+
 def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, caplog):
     workdir, report = tiny_run
     before = json.loads((workdir / MANIFEST).read_text())

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..bench import measure_latency, synthetic_inputs
 from ..layout import META_FILE, NB_FILE
+from ..data import read_splits
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel
 from ..device.predictor import mkl_avx2_env
@@ -17,51 +18,82 @@ from ..device.predictor import mkl_avx2_env
 log = logging.getLogger(__name__)
 
 
-def _inputs(folder: Path, cfg) -> dict:
+def _inputs(folder: Path, cfg, seq_len: int) -> dict:
     meta_file = folder / META_FILE
     vocab_size = json.loads(meta_file.read_text())["model_config"]["vocab_size"] if meta_file.is_file() else 100
-    return synthetic_inputs(cfg.batch_size, cfg.seq_len, vocab_size)
+    return synthetic_inputs(cfg.batch_size, seq_len, vocab_size)
 
 
-def _report(result: dict, cfg, engine: str, label: str) -> dict:
+def median_test_length(data_dir, model_dir) -> int:
+    """The median token count of the test split's texts under the model's own tokenizer ([CLS] and
+    [SEP] included): what a typical request costs, beside the bench length's worst case."""
+    from ..modeling import load_tokenizer
+    from ..training import encode_texts
+
+    meta = json.loads((Path(model_dir) / META_FILE).read_text())
+    tokenizer = load_tokenizer(str(model_dir))
+    lengths = [len(ids) for ids in encode_texts(tokenizer, [e.text for e in read_splits(data_dir).test],
+                                                int(meta["max_seq_len"]))]
+    return int(np.median(lengths))
+
+
+def _timed_at_both_lengths(measure, cfg, median_len, engine: str, label: str) -> dict:
+    """``measure(seq_len) -> timing`` at bench.seq_len (the headline figure) and, unless ``median_len``
+    is None, at the test split's median length."""
+    result = measure(cfg.seq_len)
     result.update({"engine": engine, "threads": 1, "batch_size": cfg.batch_size, "seq_len": cfg.seq_len})
+    also = ""
+    if median_len is not None:
+        at_median = measure(median_len)
+        result["at_median_length"] = {"seq_len": median_len, **{k: at_median[k] for k in ("median_ms", "p90_ms")}}
+        also = f", {at_median['median_ms']} ms at the test split's median length {median_len}"
     memory = f", peak memory {result['peak_rss_mb']} MB" if "peak_rss_mb" in result else ""
-    log.info(f"{label}: {engine} median {result['median_ms']} ms (batch {cfg.batch_size}, seq {cfg.seq_len}, "
-             f"1 thread{memory})")
+    log.info(f"{label}: {engine} median {result['median_ms']} ms at seq {cfg.seq_len}{also} (batch "
+             f"{cfg.batch_size}, 1 thread{memory})")
     return result
 
 
-def bench_lite(nb_path, cfg, label: str = "bench") -> dict:
+def bench_lite(nb_path, cfg, median_len: int | None = None, label: str = "bench") -> dict:
     """Lite x86 in a process of its own (``ppliteformer.bench_child``), so that the peak memory
     recorded is this model's alone, with ``mkl_avx2_env``. Lite x86 runs one math thread (no
     thread setting on x86)."""
     from ..engines import run_engine
 
     nb_path, environment = Path(nb_path), mkl_avx2_env()
-    with tempfile.TemporaryDirectory() as tmp:
-        inputs_file = Path(tmp) / "inputs.npz"
-        np.savez(inputs_file, **_inputs(nb_path.parent, cfg))
-        timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1, env=environment)
-    result = {key: timing[key] for key in ("median_ms", "p90_ms", "min_ms", "peak_rss_mb")}
-    result.update({"repeats": cfg.repeats, "warmup": cfg.warmup, "environment": environment})
-    return _report(result, cfg, "paddle_lite_x86", label)
+
+    def measure(seq_len):
+        with tempfile.TemporaryDirectory() as tmp:
+            inputs_file = Path(tmp) / "inputs.npz"
+            np.savez(inputs_file, **_inputs(nb_path.parent, cfg, seq_len))
+            timing = run_engine("paddle_lite", nb_path, inputs_file, cfg.warmup, cfg.repeats, 1, env=environment)
+        result = {key: timing[key] for key in ("median_ms", "p90_ms", "min_ms", "peak_rss_mb")}
+        result.update({"repeats": cfg.repeats, "warmup": cfg.warmup, "environment": environment})
+        return result
+
+    return _timed_at_both_lengths(measure, cfg, median_len, "paddle_lite_x86", label)
 
 
-def bench_int8_x86(model_dir, cfg, label: str) -> dict:
+def bench_int8_x86(model_dir, cfg, median_len: int, label: str) -> dict:
     """An int8 program on the fastest real int8 runtime here: Paddle Inference with oneDNN int8
     kernels (Lite x86 2.13 cannot run int8 matmuls; paddle2onnx 1.2.9 drops the matmul
     quantize/dequantize pairs, so ONNX Runtime would time a float model)."""
     model_dir = Path(model_dir)
-    result = measure_latency(PaddleInferenceModel(model_dir, threads=1, onednn_int8=True), _inputs(model_dir, cfg),
-                             cfg.warmup, cfg.repeats)
-    return _report(result, cfg, "paddle_inference_onednn_int8", label)
+    model = PaddleInferenceModel(model_dir, threads=1, onednn_int8=True)
+    return _timed_at_both_lengths(
+        lambda seq_len: measure_latency(model, _inputs(model_dir, cfg, seq_len), cfg.warmup, cfg.repeats),
+        cfg, median_len, "paddle_inference_onednn_int8", label)
 
 
-def stage(cfg, source: str = "convert", name: str = "bench") -> Stage:
-    """Time the x86 `.nb` made by stage ``source``."""
-    return Stage(name, lambda ctx: bench_lite(ctx.input(source) / "x86" / NB_FILE, cfg, name), cfg, inputs=(source,))
+def stage(cfg, model: str, source: str = "convert", name: str = "bench") -> Stage:
+    """Time the x86 `.nb` made by stage ``source`` from the inference model of stage ``model``."""
+    def run(ctx):
+        median_len = median_test_length(ctx.input("data"), ctx.input(model))
+        return bench_lite(ctx.input(source) / "x86" / NB_FILE, cfg, median_len, name)
+    return Stage(name, run, cfg, inputs=("data", model, source))
 
 
 def int8_stage(cfg, source: str, name: str) -> Stage:
     """Time the int8 program made by stage ``source`` on oneDNN int8."""
-    return Stage(name, lambda ctx: bench_int8_x86(ctx.input(source), cfg, name), cfg, inputs=(source,))
+    def run(ctx):
+        return bench_int8_x86(ctx.input(source), cfg, median_test_length(ctx.input("data"), ctx.input(source)), name)
+    return Stage(name, run, cfg, inputs=("data", source))
