@@ -10,8 +10,9 @@ import numpy as np
 from .device.predictor import batch_arrays, measure_latency  # noqa: F401  (re-exported)
 
 
-def synthetic_inputs(batch_size: int, seq_len: int, vocab_size: int = 100, seed: int = 0) -> dict:
+def synthetic_inputs(batch_size: int, seq_len: int, vocab_size: int = 100, seed: int = 0,
+                     id_dtype: str = "int64") -> dict:
     """Full-length inputs (no padding) with ids drawn from the regular vocabulary."""
     rng = np.random.RandomState(seed)
     ids = rng.randint(5, max(6, vocab_size), size=(batch_size, seq_len)).tolist()
-    return batch_arrays(ids)
+    return batch_arrays(ids, id_dtype=id_dtype)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .atomic import temporary_name
 from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
-from .device.predictor import TextClassifier, batch_arrays
+from .device.predictor import TextClassifier
 from .errors import ConfigError
 from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, REPORT_FILE, VOCAB_FILE, convert_folder, model_folder
 from .records import Report
@@ -44,7 +44,7 @@ def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, p
     texts = [e.text for e in read_splits(workdir / DATA_STAGE).test[:pool]]
     candidates = []
     for text in texts:
-        logits = reference.run(batch_arrays([classifier.tokenizer.encode(text).ids], classifier.pad_id))[0]
+        logits = reference.run(classifier.arrays([classifier.tokenizer.encode(text).ids]))[0]
         top = np.sort(logits)[::-1]
         candidates.append((float(top[0] - top[1]), text, logits))
     candidates.sort(key=lambda c: -c[0])
@@ -56,7 +56,7 @@ def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolc
     """The same samples with the logits Paddle Lite's ARM kernels give (under qemu)."""
     from .arm.emulator import ArmEmulator
 
-    feeds = [batch_arrays([classifier.tokenizer.encode(s["text"]).ids], classifier.pad_id) for s in samples]
+    feeds = [classifier.arrays([classifier.tokenizer.encode(s["text"]).ids]) for s in samples]
     outputs = ArmEmulator(toolchain).run(arm_nb, feeds)
     return [{**s, "label": classifier.labels[int(out[0].argmax())], "logits": [float(x) for x in out[0]]}
             for s, out in zip(samples, outputs)]

@@ -56,6 +56,16 @@ class ConvertConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    """The exported program's id inputs (input_ids, token_type_ids, position_ids): int64 as PaddleNLP exports
+    by default, or int32 as ERNIE 3.0 Tiny deploys on phones; the predictor feeds what the model declares."""
+    input_dtype: str = "int64"
+
+    def __post_init__(self):
+        _check(self.input_dtype in ("int64", "int32"), "input_dtype must be int64 or int32")
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     logits_atol: float = 1e-4          # Lite vs Paddle Inference, largest allowed |difference|
     min_label_agreement: float = 0.999
@@ -123,6 +133,7 @@ class Strategy:
     workdir: str
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
@@ -140,7 +151,7 @@ class Strategy:
         return out
 
 
-_SECTION_TYPES = {"data": DataConfig, "teacher": TeacherConfig, "convert": ConvertConfig,
+_SECTION_TYPES = {"data": DataConfig, "teacher": TeacherConfig, "export": ExportConfig, "convert": ConvertConfig,
                   "evaluate": EvaluateConfig, "bench": BenchConfig,
                   "arm": ArmConfig, "baselines": BaselinesConfig}
 

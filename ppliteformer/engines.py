@@ -182,7 +182,8 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
     work = Path(tempfile.mkdtemp(prefix="ppliteformer-bench-") if own_work else work_dir)
     work.mkdir(parents=True, exist_ok=True)
     try:
-        inputs = synthetic_inputs(batch_size, seq_len, vocab_size or 100, seed=SEED)
+        inputs = synthetic_inputs(batch_size, seq_len, vocab_size or 100, seed=SEED,
+                                  id_dtype=(meta or {}).get("id_dtype", "int64"))
         inputs_file = work / "inputs.npz"
         np.savez(inputs_file, **inputs)
 

@@ -18,11 +18,11 @@ from .device.predictor import INPUT_NAMES
 from .structure import describe, load_checkpoint, read_task
 
 
-def input_specs():
-    """The exported program's four inputs: ids as int64, attention_mask as float32, any batch and length."""
+def input_specs(id_dtype: str = "int64"):
+    """The exported program's four inputs: ids as ``id_dtype``, attention_mask as float32, any batch and length."""
     import paddle
 
-    return [paddle.static.InputSpec([None, None], "float32" if name == "attention_mask" else "int64", name)
+    return [paddle.static.InputSpec([None, None], "float32" if name == "attention_mask" else id_dtype, name)
             for name in INPUT_NAMES]
 
 
@@ -41,14 +41,14 @@ def _load_for_export(model_dir: Path):
     return without_dropout(AutoModelForSequenceClassification.from_pretrained(str(model_dir)))
 
 
-def export_model(model_dir, out_dir) -> dict:
-    """Export a fine-tuned classifier folder (weights + task.json) to ``out_dir``."""
+def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
+    """Export a fine-tuned classifier folder (weights + task.json) to ``out_dir``, its id inputs as ``id_dtype``."""
     import paddle
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     task = read_task(model_dir)
     model = _load_for_export(model_dir)
-    specs = input_specs()
+    specs = input_specs(id_dtype)
     paddle.jit.save(paddle.jit.to_static(model, input_spec=specs, full_graph=True), str(out_dir / "model"), input_spec=specs)
     ops = program_op_types(out_dir)
     if "dropout" in ops:
@@ -61,7 +61,7 @@ def export_model(model_dir, out_dir) -> dict:
                          "tokenizers can be deployed with the standalone predictor.")
     meta = {"labels": task["labels"], "max_seq_len": task["max_seq_len"],
             "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
-            "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES),
+            "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES), "id_dtype": id_dtype,
             "model_config": model.config.to_dict(), "structure": describe(model) if getattr(model, "base_model_prefix", None) in FAMILIES else None}
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return {"ops": len(ops), "model_bytes": inference_model_bytes(out_dir)}

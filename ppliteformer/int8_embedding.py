@@ -70,6 +70,8 @@ class Int8Embedding(paddle.nn.Layer):
         return layer
 
     def forward(self, ids):
+        if ids.dtype != paddle.int64:  # int32 inputs (export.input_dtype): the op's kernels read int64 ids
+            ids = paddle.cast(ids, "int64")
         rows = lookup_table_dequant(self.table, paddle.unsqueeze(ids, -1), self.padding_idx)
         if self.table.shape[1] * 4 - 8 != self.embedding_dim:  # codes padded to a multiple of 4
             rows = rows[..., :self.embedding_dim]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .export_program import input_specs
 from .layout import MODEL_FILE, PARAMS_FILE
-from .device.predictor import batch_arrays
+from .device.predictor import batch_arrays, read_id_dtype
 
 
 def qat_wrapper(cfg):
@@ -28,9 +28,9 @@ def qat_wrapper(cfg):
                        "quantizable_layer_type": ["Linear"], "onnx_format": True})
 
 
-def save_qat_model(quanter, model, out_dir) -> None:
+def save_qat_model(quanter, model, out_dir, id_dtype: str = "int64") -> None:
     model.eval()
-    quanter.save_quantized_model(model, str(Path(out_dir) / "model"), input_spec=input_specs())
+    quanter.save_quantized_model(model, str(Path(out_dir) / "model"), input_spec=input_specs(id_dtype))
 
 
 def post_training_quantize(model_dir, out_dir, calibration_ids: list, pad_id: int, cfg) -> int:
@@ -41,7 +41,8 @@ def post_training_quantize(model_dir, out_dir, calibration_ids: list, pad_id: in
     import paddle
     from paddleslim.quant import quant_post_static
 
-    feeds = [batch_arrays(calibration_ids[i:i + cfg.batch_size], pad_id)
+    id_dtype = read_id_dtype(model_dir)
+    feeds = [batch_arrays(calibration_ids[i:i + cfg.batch_size], pad_id, id_dtype=id_dtype)
              for i in range(0, len(calibration_ids), cfg.batch_size)]
 
     class FeedLoader(paddle.io.DataLoader):

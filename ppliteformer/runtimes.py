@@ -15,7 +15,8 @@ import numpy as np
 
 from .errors import ModelFileError
 from .layout import MODEL_FILE, PARAMS_FILE
-from .device.predictor import INPUT_NAMES, LiteModel, PredictorError, batch_arrays
+from .device.predictor import (INPUT_NAMES, LiteModel, PredictorError, batch_arrays, check_feed_dtypes,
+                               read_id_dtype)
 
 
 
@@ -92,8 +93,10 @@ class PaddleInferenceModel:
             config.enable_mkldnn_int8()
         with _native_stderr_held_back(onednn_int8):
             self.predictor = pi.create_predictor(config)
+        self.model_dir, self.id_dtype = model_dir, read_id_dtype(model_dir)
 
     def run(self, inputs: dict) -> np.ndarray:
+        check_feed_dtypes(inputs, self.id_dtype, self.model_dir)
         for name in INPUT_NAMES:
             handle = self.predictor.get_input_handle(name)
             handle.reshape(inputs[name].shape)
@@ -120,7 +123,7 @@ def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarr
     out = None
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        logits = model.run(batch_arrays([ids_list[i] for i in rows], pad_id))
+        logits = model.run(batch_arrays([ids_list[i] for i in rows], pad_id, id_dtype=model.id_dtype))
         if out is None:
             out = np.zeros((len(ids_list), logits.shape[-1]), dtype="float32")
         out[rows] = logits
@@ -129,6 +132,8 @@ def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarr
 
 class DygraphModel:
     """A Paddle dygraph model in eval mode behind the same ``run(inputs)`` interface."""
+
+    id_dtype = "int64"  # what a dygraph embedding takes from the training loop
 
     def __init__(self, model):
         self.model = model

@@ -60,7 +60,7 @@ def stages_for(strategy: Strategy, arm=None) -> list:
     stages = [data.stage(strategy)]
     if strategy.baselines.tfidf_logreg:
         stages.append(baselines.stage(strategy.baselines))
-    stages += [teacher.stage(strategy), export.stage()]
+    stages += [teacher.stage(strategy), export.stage(id_dtype=strategy.export.input_dtype)]
     stages += _check_stages(strategy, TEACHER, "export", int8=False, arm=arm, final=not strategy.chain)
     previous, previous_export = TEACHER, "export"
     if any(get_step(name).needs_teacher_logits for name in strategy.chain):
@@ -74,7 +74,7 @@ def stages_for(strategy: Strategy, arm=None) -> list:
             stages.append(control)
         made_by = model_stage_name(name)
         if not step.int8:
-            stages.append(export.stage(name, made_by))
+            stages.append(export.stage(name, made_by, strategy.export.input_dtype))
         stages += _check_stages(strategy, name, made_by, int8=step.int8, arm=arm, final=name == strategy.chain[-1])
         previous, previous_export = name, made_by
     return stages

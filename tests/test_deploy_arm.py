@@ -470,3 +470,11 @@ def test_parse_adb_devices_and_pick_serial():
         android_mod.pick_serial({"AAA": "device", "DDD": "device"}, None)
     with pytest.raises(android_mod.ToolError, match="no device with serial"):
         android_mod.pick_serial(devices, "ZZZ")
+
+
+@pytest.mark.unit
+def test_android_input_data_type_follows_the_models_id_dtype(tmp_path):
+    """A model exported with int32 ids must be fed int32 by benchmark_bin too, or it times garbage lookups."""
+    assert android_mod.model_input_data_type(str(tmp_path / "model.nb")) == "int64:int64:int64:float32"
+    (tmp_path / "ppliteformer_meta.json").write_text(json.dumps({"id_dtype": "int32"}), encoding="utf-8")
+    assert android_mod.model_input_data_type(str(tmp_path / "model.nb")) == "int32:int32:int32:float32"

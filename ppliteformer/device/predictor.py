@@ -38,6 +38,8 @@ SHIM_LIBRARY = "libppl_lite.so"
 SHIM_ENV = "PPLITEFORMER_LITE_SHIM"
 VOCAB_FILE = "vocab.txt"
 INPUT_NAMES = ("input_ids", "token_type_ids", "position_ids", "attention_mask")
+ID_INPUTS = INPUT_NAMES[:3]
+ID_DTYPES = ("int64", "int32")  # int32: what ERNIE 3.0 Tiny deploys on phones (export --input_dtype int32)
 
 
 class PredictorError(Exception):
@@ -68,17 +70,39 @@ def mkl_avx2_env() -> dict:
     return {"MKL_DEBUG_CPU_TYPE": "5"} if cpu_vendor() == "AuthenticAMD" else {}
 
 
-def batch_arrays(ids_list, pad_id: int = 0, pad_to: int | None = None) -> dict:
-    """Pad token-id lists into the four model inputs, in the exported input order."""
+def batch_arrays(ids_list, pad_id: int = 0, pad_to: int | None = None, id_dtype: str = "int64") -> dict:
+    """Pad token-id lists into the four model inputs, in the exported input order; the three id
+    inputs in ``id_dtype`` (the model's, see ``read_id_dtype``), the mask in float32."""
     length = pad_to or max(len(ids) for ids in ids_list)
-    input_ids = np.full((len(ids_list), length), pad_id, dtype="int64")
+    input_ids = np.full((len(ids_list), length), pad_id, dtype=id_dtype)
     mask = np.zeros((len(ids_list), length), dtype="float32")
     for row, ids in enumerate(ids_list):
         input_ids[row, :len(ids)] = ids
         mask[row, :len(ids)] = 1.0
-    positions = np.broadcast_to(np.arange(length, dtype="int64"), input_ids.shape).copy()
+    positions = np.broadcast_to(np.arange(length, dtype=id_dtype), input_ids.shape).copy()
     return {"input_ids": input_ids, "token_type_ids": np.zeros_like(input_ids),
             "position_ids": positions, "attention_mask": mask}
+
+
+def read_id_dtype(folder) -> str:
+    """The dtype the model's id inputs were exported with (``id_dtype`` in its meta file; int64 when absent)."""
+    meta = Path(folder) / META_FILE
+    dtype = json.loads(meta.read_text(encoding="utf-8")).get("id_dtype", "int64") if meta.is_file() else "int64"
+    if dtype not in ID_DTYPES:
+        raise PredictorError(f"{meta}: id_dtype {dtype!r} is not one of {', '.join(ID_DTYPES)}; export the model again.")
+    return dtype
+
+
+def check_feed_dtypes(inputs: dict, id_dtype: str, model) -> None:
+    """Refuse id arrays of another dtype than the model's: Paddle Lite does not convert them, it reads their
+    bytes as its own dtype and looks up the wrong tokens (garbage predictions, PaddleNLP issue #6549)."""
+    for name in ID_INPUTS:
+        got = np.asarray(inputs[name]).dtype
+        if got != np.dtype(id_dtype):
+            raise PredictorError(f"{name} is {got}, but {model} was exported for {id_dtype} ids (id_dtype in "
+                                 f"{META_FILE}). Paddle Lite would read the bytes as {id_dtype} and look up the "
+                                 f"wrong tokens. Feed {id_dtype} arrays (batch_arrays(..., id_dtype='{id_dtype}')), "
+                                 f"or export the model with export.input_dtype: {got}.")
 
 
 # Paddle Lite TargetType values that appear in a .nb's kernel keys ("fc/def/4/1/1": ARM).
@@ -147,9 +171,9 @@ def paddlelite_available() -> bool:
     return True
 
 
-def open_model(nb_path, threads: int = 1):
+def open_model(nb_path, threads: int = 1, id_dtype: str | None = None):
     """The `.nb` on the `paddlelite` package where it is installed, else on the C shim."""
-    return LiteModel(nb_path, threads) if paddlelite_available() else ShimLiteModel(nb_path, threads)
+    return (LiteModel if paddlelite_available() else ShimLiteModel)(nb_path, threads, id_dtype)
 
 
 def find_shim(nb_path) -> Path:
@@ -176,10 +200,12 @@ class ShimLiteModel:
 
     _DTYPES = {np.dtype("float32"): 0, np.dtype("int64"): 1, np.dtype("int32"): 2}
 
-    def __init__(self, nb_path, threads: int = 1, library=None):
+    def __init__(self, nb_path, threads: int = 1, id_dtype: str | None = None, library=None):
         import ctypes
 
         check_nb_target(nb_path)
+        self.nb_path = nb_path
+        self.id_dtype = id_dtype or read_id_dtype(Path(nb_path).parent)
         lib = ctypes.CDLL(str(library or find_shim(nb_path)))
         lib.ppl_create.restype = ctypes.c_void_p
         lib.ppl_create.argtypes = [ctypes.c_char_p, ctypes.c_int]
@@ -204,6 +230,7 @@ class ShimLiteModel:
             raise PredictorError(f"Paddle Lite failed: {self._error()}")
 
     def run(self, inputs: dict) -> np.ndarray:
+        check_feed_dtypes(inputs, self.id_dtype, self.nb_path)
         c = self._ctypes
         for name in INPUT_NAMES:
             array = np.ascontiguousarray(inputs[name])
@@ -225,10 +252,12 @@ class ShimLiteModel:
 class LiteModel:
     """A Paddle Lite `.nb` model run through the light (mobile) predictor of the `paddlelite` package."""
 
-    def __init__(self, nb_path, threads: int = 1):
+    def __init__(self, nb_path, threads: int = 1, id_dtype: str | None = None):
         from paddlelite.lite import MobileConfig, create_paddle_predictor
 
         check_nb_loads(nb_path)
+        self.nb_path = nb_path
+        self.id_dtype = id_dtype or read_id_dtype(Path(nb_path).parent)
         config = MobileConfig()
         config.set_model_from_file(str(nb_path))
         if hasattr(config, "set_threads"):  # ARM builds only; x86 Lite runs one math thread
@@ -236,6 +265,7 @@ class LiteModel:
         self.predictor = create_paddle_predictor(config)
 
     def run(self, inputs: dict) -> np.ndarray:
+        check_feed_dtypes(inputs, self.id_dtype, self.nb_path)
         for name in INPUT_NAMES:
             self.predictor.get_input_by_name(name).from_numpy(np.ascontiguousarray(inputs[name]))
         self.predictor.run()
@@ -277,7 +307,12 @@ class TextClassifier:
         self.max_seq_len = int(self.meta["max_seq_len"])
         self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta["do_lower_case"], self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
-        self.model = open_model(nb_path, threads) if load_model else None
+        self.id_dtype = read_id_dtype(folder)
+        self.model = open_model(nb_path, threads, self.id_dtype) if load_model else None
+
+    def arrays(self, ids_list) -> dict:
+        """The model's four inputs for token-id lists, ids in the dtype the model was exported with."""
+        return batch_arrays(ids_list, self.pad_id, id_dtype=self.id_dtype)
 
     def encode(self, text: str) -> list:
         encoding = self.tokenizer.encode(text)
@@ -289,7 +324,7 @@ class TextClassifier:
     def predict(self, text: str) -> dict:
         if not text.strip():
             raise PredictorError("The text is empty; give at least one non-space character.")
-        logits = self.model.run(batch_arrays([self.encode(text)], self.pad_id))[0]
+        logits = self.model.run(self.arrays([self.encode(text)]))[0]
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = int(probs.argmax())
@@ -352,7 +387,7 @@ def benchmark(classifier: TextClassifier, threads: int, warmup: int, repeats: in
     """Latency of batch 1 at the model's max_seq_len (full-length input, no padding): the model
     alone (top-level figures), and end to end from a text of that many tokens (``end_to_end``)."""
     ids = list(np.random.RandomState(0).randint(5, 100, size=classifier.max_seq_len))
-    result = measure_latency(classifier.model, batch_arrays([ids], classifier.pad_id), warmup, repeats)
+    result = measure_latency(classifier.model, classifier.arrays([ids]), warmup, repeats)
     vocab = [t for t, _ in sorted(classifier.tokenizer.get_vocab().items(), key=lambda item: item[1])
              if len(t) == 1 and "\u4e00" <= t <= "\u9fff"] or ["a"]
     text = "".join(vocab[i % len(vocab)] for i in range(classifier.max_seq_len - 2))  # + [CLS] and [SEP]

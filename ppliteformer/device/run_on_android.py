@@ -54,6 +54,7 @@ stderr, starting "error:").
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import posixpath
 import re
@@ -66,10 +67,12 @@ from _common import ToolError, quote_command  # noqa: E402
 from benchmark_bin_output import parse_benchmark_bin_output  # noqa: E402
 
 INPUT_NAMES = ("input_ids", "token_type_ids", "position_ids", "attention_mask")
-# dtypes of the four inputs as ppliteformer exports them (InputSpec: attention_mask float32, the rest int64)
+# dtypes of the four inputs as ppliteformer exports them by default (attention_mask float32, the ids int64);
+# a model exported with export.input_dtype: int32 says so in its meta file, which sets the default instead
 DEFAULT_INPUT_DATA_TYPE = "int64:int64:int64:float32"
 POWER_MODES = {0: "LITE_POWER_HIGH", 1: "LITE_POWER_LOW", 2: "LITE_POWER_FULL", 3: "LITE_POWER_NO_BIND"}
 RESULT_NAME = "benchmark_result.txt"
+META_NAME = "ppliteformer_meta.json"
 ENGINE = "paddle_lite_arm_benchmark_bin"
 
 GET_BENCHMARK_BIN = (
@@ -102,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-shape", default="1,128",
                         help="shape of each of the 4 inputs (input_ids, token_type_ids, position_ids, "
                              "attention_mask), e.g. 1,128; or all four separated by ':'")
-    parser.add_argument("--input-data-type", default=DEFAULT_INPUT_DATA_TYPE,
-                        help="benchmark_bin --input_data_type (v2.13+); '' leaves the flag out for older builds")
+    parser.add_argument("--input-data-type", default=None,
+                        help="benchmark_bin --input_data_type (v2.13+); default: the model's (id_dtype in "
+                             f"{META_NAME} beside the .nb, else {DEFAULT_INPUT_DATA_TYPE}); '' leaves the flag out "
+                             "for older builds")
     parser.add_argument("--threads", type=_common.positive_int, default=1, help="CPU threads")
     parser.add_argument("--power-mode", type=_power_mode, default=0,
                         help="0 LITE_POWER_HIGH (big cores), 1 LITE_POWER_LOW, 2 LITE_POWER_FULL, 3 LITE_POWER_NO_BIND")
@@ -139,8 +144,21 @@ def input_shape_flag(text: str) -> str:
     return ":".join(shapes)
 
 
+def model_input_data_type(nb_path: str) -> str:
+    """benchmark_bin's --input_data_type for the model: its id dtype from the meta file beside it."""
+    meta = os.path.join(os.path.dirname(os.path.abspath(nb_path)), META_NAME)
+    if not os.path.isfile(meta):
+        return DEFAULT_INPUT_DATA_TYPE
+    with open(meta, encoding="utf-8") as f:
+        id_dtype = json.load(f).get("id_dtype", "int64")
+    return ":".join([id_dtype] * 3 + ["float32"])
+
+
 def validate(args) -> None:
     args.input_shape_flag = input_shape_flag(args.input_shape)
+    args.nb_path = args.nb or os.path.join(args.bundle, "model.nb")
+    if args.input_data_type is None:
+        args.input_data_type = model_input_data_type(args.nb_path)
     if args.input_data_type:
         types = args.input_data_type.split(":")
         if len(types) != len(INPUT_NAMES) or any(t not in ("float32", "int32", "int64") for t in types):
@@ -151,7 +169,6 @@ def validate(args) -> None:
                         "letters, digits and _ . / - (e.g. /data/local/tmp/ppliteformer).")
     if args.serial is not None and not re.fullmatch(r"[A-Za-z0-9_.:\-]+", args.serial):
         raise ToolError(f"--serial {args.serial!r} does not look like an adb serial; copy it from `adb devices`.")
-    args.nb_path = args.nb or os.path.join(args.bundle, "model.nb")
 
 
 def benchmark_command(args, device_dir: str) -> str:

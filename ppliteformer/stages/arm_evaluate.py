@@ -25,7 +25,7 @@ from ..layout import NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, logits_over
-from ..device.predictor import batch_arrays
+from ..device.predictor import batch_arrays, read_id_dtype
 from ..training import encode_texts
 from .evaluate import compare_logits
 
@@ -69,7 +69,8 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     tokenizer = load_tokenizer(str(model_dir))
     ids = encode_texts(tokenizer, [e.text for e in splits.test], strategy.data.max_seq_len)
     labels = np.asarray([splits.labels.index(e.label) for e in splits.test])
-    feeds = [batch_arrays([row], tokenizer.pad_token_id) for row in ids]
+    id_dtype = read_id_dtype(model_dir)
+    feeds = [batch_arrays([row], tokenizer.pad_token_id, id_dtype=id_dtype) for row in ids]
     if final:
         outputs = emulator.run(arm_nb, feeds[:cfg.final_texts or len(feeds)])
     else:
@@ -84,7 +85,7 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
                "accuracy_reference_same_texts": float((reference.argmax(-1) == labels[:count]).mean()),
                **compare_logits(reference, arm)}
     _check(metrics, strategy, int8, label)
-    bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer))  # what Lite x86 is timed on
+    bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer), id_dtype=id_dtype)  # as Lite x86 is timed
     metrics["instructions"] = emulator.instructions(arm_nb, bench_feeds, cfg.count_runs)
     metrics["instructions"]["seq_len"] = strategy.bench.seq_len
     log.info(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "

@@ -13,7 +13,7 @@ from ..layout import META_FILE, NB_FILE
 from ..data import read_splits
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel
-from ..device.predictor import mkl_avx2_env
+from ..device.predictor import mkl_avx2_env, read_id_dtype
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def _inputs(folder: Path, cfg, seq_len: int) -> dict:
     meta_file = folder / META_FILE
     vocab_size = json.loads(meta_file.read_text())["model_config"]["vocab_size"] if meta_file.is_file() else 100
-    return synthetic_inputs(cfg.batch_size, seq_len, vocab_size)
+    return synthetic_inputs(cfg.batch_size, seq_len, vocab_size, id_dtype=read_id_dtype(folder))
 
 
 def median_test_length(data_dir, model_dir) -> int:

@@ -28,6 +28,7 @@ def run(inputs, cfg: QATConfig) -> StepResult:
     from ..quantization import qat_wrapper, save_qat_model
     from ..runtimes import inference_model_bytes
     from ..structure import describe, load_checkpoint
+    from ..device.predictor import read_id_dtype
     from ._common import StepData, copy_side_files, log, train_against_teacher
 
     tokenizer = load_tokenizer(str(inputs.checkpoint))
@@ -42,7 +43,7 @@ def run(inputs, cfg: QATConfig) -> StepResult:
     training = train_against_teacher(
         inputs, model, data, cfg, lambda m, acc: best.update(state={k: v.clone() for k, v in m.state_dict().items()}))
     model.set_state_dict(best["state"])
-    save_qat_model(quanter, model, inputs.out_dir)
+    save_qat_model(quanter, model, inputs.out_dir, read_id_dtype(inputs.export))  # the dtype the chain exports
     copy_side_files(inputs.export, inputs.out_dir)
     log.info("qat: dev accuracy %.4f in float, %.4f with int8 simulated in training", float_acc,
              training["best_dev_accuracy"])
