@@ -167,9 +167,9 @@ def _quant_aware(t: _Translation, name: str, q: dict, distillation: bool) -> Non
     t.lines.append(f"{name} -> qat (weights per channel, activations moving average abs max; other keys: ACT's "
                    "defaults)")
     if not distillation:
-        t.warn(name, "without a Distillation section ACT 2.6 cannot train QAT ('Only support optimizer "
-               "compressed model by distillation loss'); ppliteformer's qat always trains against the teacher's "
-               "logits, so it runs as if Distillation were given")
+        t.warn(name, "without a Distillation section ACT 2.6 skips QAT silently (it runs QuantAware only paired "
+               "with Distillation); ppliteformer's qat always trains against the teacher's logits, so it runs as "
+               "if Distillation were given")
 
 
 def _quant_post(t: _Translation, q: dict, hpo: bool) -> None:
@@ -239,6 +239,10 @@ def translate(raw: dict, path) -> tuple:
         ratio = prune.get("pruned_ratio")
         if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 < ratio < 1:
             t.fail("TransformerPrune.pruned_ratio", f"expected a fraction in (0, 1), got {ratio!r}.")
+        if not distillation:
+            t.warn("TransformerPrune", "without a Distillation section ACT 2.6 skips pruning silently (it runs "
+                   "TransformerPrune only paired with Distillation); ppliteformer's prune fine-tunes against the "
+                   "teacher's logits, so it runs as if Distillation were given")
     if auto or "TransformerPrune" in raw:
         chain.append("prune")
         source = "(automatic) TransformerPrune" if auto else "TransformerPrune.pruned_ratio"

@@ -16,7 +16,6 @@ import pytest
 
 from .conftest import TINY_STRATEGY
 
-pytestmark = pytest.mark.tiny
 
 FAMILIES = [  # (PaddleNLP name, config class, classifier class)
     ("ernie-3.0-nano-zh", "ErnieConfig", "ErnieForSequenceClassification"),
@@ -35,16 +34,16 @@ arm: {enabled: false}
 """
 
 
-def save_family_model(name: str, config_class: str, model_class: str, folder, texts) -> dict:
-    """A classifier with PaddleNLP's shipped config for ``name`` (shrunk), random weights, saved with a
-    WordPiece tokenizer over ``texts``; returns the shipped settings that were kept."""
+def save_family_model(name: str, config_class: str, model_class: str, folder, texts, shape=None) -> dict:
+    """A classifier with PaddleNLP's shipped config for ``name`` (shrunk to ``shape``, default SHRUNK),
+    random weights, saved with a WordPiece tokenizer over ``texts``; returns the shipped settings kept."""
     import paddlenlp.transformers as transformers
 
     from ppliteformer.modeling import build_vocab, write_vocab
 
     config_type = getattr(transformers, config_class)
     shipped = dict(config_type.pretrained_init_configuration[name])
-    config = config_type(**{**shipped, **SHRUNK, "num_labels": 3})
+    config = config_type(**{**shipped, **(shape or SHRUNK), "num_labels": 3})
     model = getattr(transformers, model_class)(config)
     folder.mkdir(parents=True)
     model.save_pretrained(str(folder))
@@ -56,6 +55,7 @@ def save_family_model(name: str, config_class: str, model_class: str, folder, te
     return {k: shipped.get(k) for k in ("vocab_size", "type_vocab_size", "use_task_id")}
 
 
+@pytest.mark.tiny
 @pytest.mark.parametrize("name, config_class, model_class", FAMILIES, ids=[f[0] for f in FAMILIES])
 def test_the_whole_chain_runs_on_each_family(name, config_class, model_class, tmp_path, corpus_tsv):
     from ppliteformer.data import load_file
@@ -89,6 +89,7 @@ def test_the_whole_chain_runs_on_each_family(name, config_class, model_class, tm
     assert ptq.int8 and ptq.accuracy is not None and ptq.nb_bytes_arm > 0
 
 
+@pytest.mark.tiny
 def test_a_family_the_steps_cannot_reshape_is_refused_before_training():
     from ppliteformer.errors import ConfigError
     from ppliteformer.families import family_of
@@ -98,3 +99,53 @@ def test_a_family_the_steps_cannot_reshape_is_refused_before_training():
 
     with pytest.raises(ConfigError, match="not a family the compression steps can reshape"):
         family_of(GPTLike())
+
+
+SLOW_STRATEGY = """
+name: family
+data: {{source: {data}, max_seq_len: 64, seed: 3}}
+teacher: {{source: {teacher}, epochs: 4, batch_size: 16, learning_rate: 2.0e-3}}
+bench: {{seq_len: 64, repeats: 5, warmup: 1}}
+chain: [distill, prune, trim_vocab, embedding_int8, qat]
+distill: {{layers: 1, hidden_size: 64, heads: 2, ffn_size: 128, epochs: 4, batch_size: 16, learning_rate: 3.0e-3}}
+prune: {{epochs: 1, importance_batches: 4}}
+qat: {{epochs: 1}}
+arm: {{time_budget_s: 5, min_texts: 16, final_texts: 0, count_runs: 2}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, config_class, model_class", FAMILIES, ids=[f[0] for f in FAMILIES])
+def test_each_family_through_the_whole_chain_on_a_small_dataset(name, config_class, model_class, tmp_path):
+    """A 4-layer, 64-wide model of each family with PaddleNLP's shipped settings, 1,200 reviews, the whole
+    chain through the console script, every arm .nb on the ARM kernels (where the toolchain is): the
+    teacher must learn, and the final int8 model must keep its accuracy on the ARM kernels."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ppliteformer.data import load_file
+
+    from .conftest import write_corpus_sample
+
+    corpus = write_corpus_sample(tmp_path / "reviews.tsv", per_label=600)
+    folder = tmp_path / "teacher_source"
+    save_family_model(name, config_class, model_class, folder, [e.text for e in load_file(corpus)],
+                      shape={"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4,
+                             "intermediate_size": 128})
+    strategy = tmp_path / "family.yaml"
+    strategy.write_text(SLOW_STRATEGY.format(data=corpus, teacher=folder), encoding="utf-8")
+    script = Path(sys.executable).parent / "ppliteformer"
+    proc = subprocess.run([str(script), "run", str(strategy), "--workdir", str(tmp_path / "work")],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "work" / "report.json").read_text())
+    arts = {a["name"]: a for a in report["artifacts"]}
+    assert list(arts) == ["teacher", "distill", "prune", "trim_vocab", "embedding_int8", "qat"]
+    assert arts["teacher"]["accuracy"] >= 0.7  # 2 balanced classes: chance is 0.5
+    final = arts[report["final"]]
+    assert final["accuracy"] >= arts["teacher"]["accuracy"] - 0.1
+    if final.get("accuracy_arm") is not None:  # the ARM toolchain was found: its kernels ran every artifact
+        assert final["arm_whole_test_split"] and final["label_agreement_arm_vs_reference"] >= 0.99
+        assert all(a["arm_instructions_per_inference"] > 0 for a in arts.values())
