@@ -36,15 +36,17 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
     else:
         model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
         tokenizer = load_tokenizer(cfg.source)
+    if model.config.num_labels != len(splits.labels) and (not cfg.train or is_inference_model_folder(cfg.source)):
+        raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
+                             f"data has {len(splits.labels)} labels ({', '.join(splits.labels)}). "
+                             + ("Use data with the labels the model was trained on (an exported inference model "
+                                "keeps its head)." if is_inference_model_folder(cfg.source) else
+                                "Set teacher.train: true to fine-tune a new head, or use matching data."))
     positions = getattr(model.config, "max_position_embeddings", data_cfg.max_seq_len)
     if data_cfg.max_seq_len > positions:
         raise ModelFileError(f"The model in '{cfg.source}' has {positions} position embeddings, fewer than "
                              f"data.max_seq_len {data_cfg.max_seq_len} (Global.max_seq_length in an ACT config). "
                              f"Set it to {positions} or less.")
-    if model.config.num_labels != len(splits.labels) and (not cfg.train or is_inference_model_folder(cfg.source)):
-        raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
-                             f"data has {len(splits.labels)} labels ({', '.join(splits.labels)}). "
-                             "Set teacher.train: true to fine-tune a new head, or use matching data.")
     return model, tokenizer
 
 
