@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a strategy YAML: data -> teacher -> export -> convert -> evaluate -> bench")
-    run.add_argument("strategy", help="strategy YAML, e.g. strategies/baseline.yaml")
+    run.add_argument("strategy", help="strategy YAML, e.g. strategies/baseline.yaml, or an unmodified PaddleSlim ACT "
+                     "config (Global, TransformerPrune, QuantAware, QuantPost, ...), translated and printed first")
     run.add_argument("--workdir", help="work directory (default: the YAML's workdir, else work/<name>)")
     run.add_argument("--until", help="stop after this stage (data, teacher, export, convert, evaluate, bench, "
                      "then <step>, <step>_export, ... for each chain step)")
