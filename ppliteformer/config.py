@@ -46,6 +46,20 @@ class TeacherConfig(TrainingConfig):
 
 
 @dataclass(frozen=True)
+class PretrainConfig(TrainingConfig):
+    """Masked-LM pre-training of the preset teacher's encoder before fine-tuning (section present: on)."""
+    epochs: float = 1.0
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    mask_prob: float = 0.15
+    text_file: str = "-"   # unlabelled texts, one per line (UTF-8); "-": the train split's texts
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check(0 < self.mask_prob < 1, "mask_prob must be in (0, 1), e.g. 0.15")
+
+
+@dataclass(frozen=True)
 class ConvertConfig:
     targets: typing.Tuple[str, ...] = ("arm", "x86")
 
@@ -133,6 +147,7 @@ class Strategy:
     workdir: str
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    pretrain: typing.Optional[PretrainConfig] = None  # None: the teacher starts from random weights
     export: ExportConfig = field(default_factory=ExportConfig)
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
@@ -277,7 +292,7 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     translation = ()
     if is_act_config(raw):
         raw, translation = translate_act_config(raw, path)
-    top = {"name", "workdir", "chain", *_SECTION_TYPES, *step_names()}
+    top = {"name", "workdir", "chain", "pretrain", *_SECTION_TYPES, *step_names()}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"{path}: unknown section '{unknown[0]}'. Allowed top-level keys: "
@@ -298,5 +313,12 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
         raise ConfigError(f"{path}: bench.seq_len {sections['bench'].seq_len} is longer than data.max_seq_len "
                           f"{sections['data'].max_seq_len}: the model has no positions past max_seq_len. Set "
                           f"bench.seq_len to {sections['data'].max_seq_len} or less.")
+    pretrain = None
+    if "pretrain" in raw:
+        pretrain = _build_section(PretrainConfig, raw["pretrain"], f"{path}: section 'pretrain'")
+        if sections["teacher"].source != "preset":
+            raise ConfigError(f"{path}: section 'pretrain' pre-trains the preset teacher's encoder, but "
+                              f"teacher.source is '{sections['teacher'].source}', which is pretrained already. "
+                              "Remove the section, or set teacher.source: preset.")
     return Strategy(name=name, workdir=chosen_workdir, source_file=str(path), chain=chain, steps=steps,
-                    act_translation=tuple(translation), **sections)
+                    act_translation=tuple(translation), pretrain=pretrain, **sections)

@@ -66,3 +66,6 @@ def convert_folder(workdir, artifact: str) -> Path:
 def model_folder(workdir, artifact: str) -> Path:
     """The inference model folder of an artifact."""
     return Path(workdir) / model_stage_name(artifact)
+
+PRETRAIN = "pretrain"                    # the pretrain stage's folder: vocab.txt, the encoder's weights
+ENCODER_FILE = "encoder.pdparams"

@@ -54,6 +54,11 @@ def check_model_folder(source: str) -> None:
 def check_strategy_inputs(strategy: Strategy) -> None:
     """Raise a user-facing error for a missing data file, model folder or preset."""
     check_data_source(strategy.data.source)
+    if strategy.pretrain is not None and strategy.pretrain.text_file != "-" and \
+            not os.access(strategy.pretrain.text_file, os.R_OK):
+        raise DataError(f"{strategy.pretrain.text_file}: no such readable file. Check pretrain.text_file in the "
+                        "strategy YAML (unlabelled texts, one per line, UTF-8), or remove it to pre-train on the "
+                        "train split's texts.")
     teacher = strategy.teacher
     if teacher.source == PRESET_SOURCE:
         if teacher.preset not in PRESETS:

@@ -35,6 +35,20 @@ def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
     return float((predict_labels(model, dev_ids, pad_id) == np.asarray(dev_labels)).mean())
 
 
+def adamw_with_schedule(model, learning_rate: float, total_steps: int, warmup_ratio: float, weight_decay: float,
+                        extra_parameters=()):
+    """(AdamW with gradient clipping at 1.0 and no decay on biases and norms, its linear warmup/decay schedule)."""
+    import paddle
+    from paddlenlp.transformers import LinearDecayWithWarmup
+
+    scheduler = LinearDecayWithWarmup(learning_rate, total_steps, warmup_ratio)
+    decay_params = {p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))}
+    optimizer = paddle.optimizer.AdamW(learning_rate=scheduler, parameters=model.parameters() + list(extra_parameters),
+                                       weight_decay=weight_decay, grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
+                                       apply_decay_param_fun=lambda name: name in decay_params)
+    return optimizer, scheduler
+
+
 def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epochs: float,
                      batch_size: int, learning_rate: float, warmup_ratio: float, weight_decay: float,
                      seed: int, pad_id: int, evals_per_epoch: int = 1, on_best=None, progress=True,
@@ -50,7 +64,6 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
     even if training later gets worse (post-LayerNorm ERNIE trained from scratch can).
     """
     import paddle
-    from paddlenlp.transformers import LinearDecayWithWarmup
     from tqdm import tqdm
 
     paddle.seed(seed)
@@ -60,14 +73,11 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
     total_steps = max(1, round(steps_per_epoch * epochs))
     eval_every = steps_per_epoch / evals_per_epoch
     eval_steps = {round(eval_every * k) for k in range(1, int(total_steps / eval_every) + 1)} | {total_steps}
-    scheduler = LinearDecayWithWarmup(learning_rate, total_steps, warmup_ratio)
-    decay_params = {p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))}
     if loss_fn is None:
         def loss_fn(m, inputs, labels, rows):
             return paddle.nn.functional.cross_entropy(m(**inputs), labels)
-    optimizer = paddle.optimizer.AdamW(learning_rate=scheduler, parameters=model.parameters() + list(extra_parameters),
-                                       weight_decay=weight_decay, grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
-                                       apply_decay_param_fun=lambda name: name in decay_params)
+    optimizer, scheduler = adamw_with_schedule(model, learning_rate, total_steps, warmup_ratio, weight_decay,
+                                               extra_parameters)
     labels_np = np.asarray(train_labels, dtype="int64")
     history, best, step = [], -1.0, 0
     n_passes = -(-total_steps // steps_per_epoch)

@@ -11,7 +11,8 @@ from .layout import TEACHER, artifact_stage_name, model_stage_name
 from .pipeline import Pipeline
 from .preflight import check_strategy_inputs
 from .report import build_report, format_table, write_report
-from .stages import arm_evaluate, baselines, bench, compress, convert, data, evaluate, export, teacher, teacher_logits
+from .stages import (arm_evaluate, baselines, bench, compress, convert, data, evaluate, export, pretrain, teacher,
+                     teacher_logits)
 from .steps import get_step
 
 log = logging.getLogger("ppliteformer")
@@ -60,6 +61,8 @@ def stages_for(strategy: Strategy, arm=None) -> list:
     stages = [data.stage(strategy)]
     if strategy.baselines.tfidf_logreg:
         stages.append(baselines.stage(strategy.baselines))
+    if strategy.pretrain is not None:
+        stages.append(pretrain.stage(strategy))
     stages += [teacher.stage(strategy), export.stage(id_dtype=strategy.export.input_dtype)]
     stages += _check_stages(strategy, TEACHER, "export", int8=False, arm=arm, final=not strategy.chain)
     previous, previous_export = TEACHER, "export"

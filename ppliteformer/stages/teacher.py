@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from ..config import DataConfig, TeacherConfig
@@ -11,7 +12,7 @@ from ..errors import ModelFileError, StageError
 from ..inference_import import is_inference_model_folder, rebuild_from_inference_model
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
                         load_tokenizer, preset_config, write_vocab)
-from ..layout import TASK_FILE
+from ..layout import ENCODER_FILE, PRETRAIN, TASK_FILE
 from ..pipeline import Stage
 from ..records import StepResult
 from ..training import dev_accuracy, encode_texts, train_classifier
@@ -20,12 +21,22 @@ from ..data import read_splits
 log = logging.getLogger(__name__)
 
 
-def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path):
+def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path,
+                   pretrained: Path | None = None):
+    """The model and tokenizer to fine-tune; a preset starts from ``pretrained`` (the pretrain stage's
+    folder: its vocabulary and encoder) when given, else from random weights and the train split's vocabulary."""
     if cfg.source == PRESET_SOURCE:
         vocab_file = out_dir / "vocab.txt"
-        write_vocab(build_vocab([e.text for e in splits.train], cfg.vocab_min_freq), vocab_file)
+        if pretrained is not None:
+            shutil.copy(pretrained / "vocab.txt", vocab_file)
+        else:
+            write_vocab(build_vocab([e.text for e in splits.train], cfg.vocab_min_freq), vocab_file)
         tokenizer = load_tokenizer(str(vocab_file))
         model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len))
+        if pretrained is not None:
+            import paddle
+
+            model.ernie.set_state_dict(paddle.load(str(pretrained / ENCODER_FILE)))
         return model, tokenizer
     if is_inference_model_folder(cfg.source):
         model, diff = rebuild_from_inference_model(cfg.source)
@@ -61,13 +72,15 @@ def _check_expected_accuracy(cfg: TeacherConfig, dev_acc: float) -> None:
                          "correct the expected value.")
 
 
-def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir) -> StepResult:
-    """Build or load the teacher, fine-tune it, keep the best dev checkpoint in ``out_dir``."""
+def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir,
+                  pretrained=None) -> StepResult:
+    """Build or load the teacher (a preset from the ``pretrained`` encoder, if given), fine-tune it, keep the
+    best dev checkpoint in ``out_dir``."""
     import paddle
 
     out_dir = Path(out_dir)
     paddle.seed(cfg.seed)
-    model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir)
+    model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir, None if pretrained is None else Path(pretrained))
     label_id = {label: i for i, label in enumerate(splits.labels)}
     (out_dir / TASK_FILE).write_text(json.dumps({"labels": list(splits.labels),
                                                  "max_seq_len": data_cfg.max_seq_len}), encoding="utf-8")
@@ -98,7 +111,10 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
 
 
 def stage(strategy) -> Stage:
+    pretrained = strategy.pretrain is not None
+
     def run(ctx):
-        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input("data")), ctx.out_dir).to_json()
+        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input("data")), ctx.out_dir,
+                             ctx.input(PRETRAIN) if pretrained else None).to_json()
     return Stage("teacher", run, {"teacher": strategy.teacher, "max_seq_len": strategy.data.max_seq_len},
-                 inputs=("data",))
+                 inputs=("data", PRETRAIN) if pretrained else ("data",))
