@@ -230,6 +230,9 @@ def translate(raw: dict, path) -> tuple:
     auto = not quant and "TransformerPrune" not in raw
     if auto:
         ratio = _AUTO_PRUNED_RATIO
+        if distillation:
+            t.warn("Distillation (alone)", "ACT would only fine-tune the model against itself, which makes it no "
+                   "smaller; ppliteformer runs ACT's automatic choice for a Transformer instead")
         t.warn("(no strategy section)", f"ACT would choose a strategy itself: for a Transformer, "
                f"TransformerPrune {ratio} with distillation, then int8 by a quantization-loss test; "
                "ppliteformer runs prune then qat, the same steps, every time")

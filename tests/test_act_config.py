@@ -204,3 +204,11 @@ def test_origin_metric_far_from_the_teacher_stops_before_compressing(tiny_run, c
     with pytest.raises(StageError, match=r"expected_dev_accuracy \(ACT's origin_metric\) says 0.3000"):
         run_strategy(config, workdir=tmp_path / "work")
     assert not (tmp_path / "work" / "ptq").exists()
+
+
+@pytest.mark.unit
+def test_distillation_alone_is_said_to_shrink_nothing_in_act(tmp_path, corpus_tsv):
+    strategy = _load(tmp_path, f"Global:\n  model_dir: ./model\n  dataset: {corpus_tsv}\nDistillation:\n")
+    assert strategy.chain == ("prune", "qat")
+    assert any(line.startswith("warning: Distillation (alone): ACT would only fine-tune the model against itself")
+               for line in strategy.act_translation)
