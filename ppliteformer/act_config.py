@@ -65,6 +65,12 @@ def _mapping(t: _Translation, raw: dict, name: str) -> dict:
     return value
 
 
+def _positive_int(t: _Translation, act_key: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        t.fail(act_key, f"expected a positive whole number, got {value!r}.")
+    return value
+
+
 def _check_keys(t: _Translation, section: str, values: dict, known: set) -> None:
     unknown = sorted(set(values) - known)
     if unknown:
@@ -72,7 +78,8 @@ def _check_keys(t: _Translation, section: str, values: dict, known: set) -> None
                f"Its keys: {', '.join(sorted(known))}.")
 
 
-def _global(t: _Translation, g: dict) -> str:
+def _global(t: _Translation, g: dict):
+    """Global -> teacher and data; returns Global.batch_size (None when absent) for the training steps."""
     _check_keys(t, "Global", g, {"model_dir", "model_filename", "params_filename", "task_name", "dataset",
                                  "batch_size", "max_seq_length", "model_type", "input_names", "padding",
                                  "return_attention_mask", "deploy_hardware"})
@@ -105,7 +112,7 @@ def _global(t: _Translation, g: dict) -> str:
                      ("deploy_hardware", "Paddle Lite arm and x86 are the targets (convert.targets)")):
         if key in g:
             t.note(f"Global.{key}", f"{g[key]!r} not used ({why})")
-    return str(g.get("batch_size", ""))
+    return None if "batch_size" not in g else _positive_int(t, "Global.batch_size", g["batch_size"])
 
 
 def _train_settings(t: _Translation, c: dict) -> dict:
@@ -128,11 +135,12 @@ def _train_settings(t: _Translation, c: dict) -> dict:
     if lr is not None:
         out["learning_rate"] = lr
     builder = c.get("optimizer_builder") or {}
-    kind = ((builder.get("optimizer") or {}).get("type") or "AdamW") if isinstance(builder, dict) else None
+    optimizer = builder.get("optimizer") if isinstance(builder, dict) else builder
+    kind = optimizer.get("type", "AdamW") if isinstance(optimizer, dict) else optimizer or "AdamW"
     if kind != "AdamW":
         t.fail("TrainConfig.optimizer_builder", f"optimizer {kind!r}: ppliteformer trains with AdamW. Set "
                "optimizer: {type: AdamW} or remove optimizer_builder.")
-    if "weight_decay" in builder:
+    if isinstance(builder, dict) and "weight_decay" in builder:
         out["weight_decay"] = builder["weight_decay"]
     if c.get("origin_metric") is not None:
         t.set("teacher", "expected_dev_accuracy", float(c["origin_metric"]), "TrainConfig.origin_metric",
@@ -155,6 +163,8 @@ def _quant_aware(t: _Translation, name: str, q: dict, distillation: bool) -> Non
         t.warn("Quantization", "PaddleSlim 2.6's ACT does not know this section name (it reads QuantAware) and "
                "would drop it silently, compressing without int8; mapped to qat, as the author meant")
     ops = q.get("quantize_op_types")
+    if ops is not None and not isinstance(ops, list):
+        t.fail(f"{name}.quantize_op_types", f"expected a list of op types, got {ops!r}.")
     if ops is not None and not _LINEAR_OPS & set(ops):
         t.fail(f"{name}.quantize_op_types", f"{ops} quantizes nothing in a Transformer (its layers are "
                f"matmul_v2 ops), so the model would stay float. List {', '.join(sorted(_LINEAR_OPS))} or remove "
@@ -183,10 +193,11 @@ def _quant_post(t: _Translation, q: dict, hpo: bool) -> None:
         t.warn("HyperParameterOptimization", f"not searched: ptq runs one setting (algo {algo!r}); run ptq with "
                "other algo values to compare them in one report")
     t.set("ptq", "algo", algo, "QuantPost.algo")
-    batch_size = int(q.get("batch_size", 32))
+    batch_size = _positive_int(t, "QuantPost.batch_size", q.get("batch_size", 32))
     t.set("ptq", "batch_size", batch_size, "QuantPost.batch_size")
-    if q.get("batch_nums"):
-        t.set("ptq", "calibration_size", batch_size * int(q["batch_nums"]), "QuantPost.batch_nums",
+    if q.get("batch_nums") is not None:
+        batch_nums = _positive_int(t, "QuantPost.batch_nums", q["batch_nums"])
+        t.set("ptq", "calibration_size", batch_size * batch_nums, "QuantPost.batch_nums",
               "times batch_size: the calibration texts")
     if q.get("recon_level"):
         t.fail("QuantPost.recon_level", "reconstruction PTQ is not run here. Remove it, or use QuantAware.")
@@ -217,8 +228,8 @@ def translate(raw: dict, path) -> tuple:
     g = _mapping(t, raw, "Global")
     batch_size = _global(t, g)
     train = _train_settings(t, _mapping(t, raw, "TrainConfig"))
-    if batch_size:
-        train["batch_size"] = int(batch_size)
+    if batch_size is not None:
+        train["batch_size"] = batch_size
     distillation = "Distillation" in raw
     if distillation:
         _distillation(t, _mapping(t, raw, "Distillation"), str(g["model_dir"]))

@@ -212,3 +212,15 @@ def test_distillation_alone_is_said_to_shrink_nothing_in_act(tmp_path, corpus_ts
     assert strategy.chain == ("prune", "qat")
     assert any(line.startswith("warning: Distillation (alone): ACT would only fine-tune the model against itself")
                for line in strategy.act_translation)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("extra, expected", [
+    ("  batch_size: sixteen\nQuantAware:\nDistillation:\n", "Global.batch_size: expected a positive whole number"),
+    ("QuantPost:\n  batch_nums: ten\n", "QuantPost.batch_nums: expected a positive whole number"),
+    ("QuantAware:\n  quantize_op_types: matmul_v2\nDistillation:\n", "quantize_op_types: expected a list"),
+    ("QuantAware:\nDistillation:\nTrainConfig:\n  optimizer_builder: SGD\n", "ppliteformer trains with AdamW"),
+])
+def test_malformed_act_values_are_one_clear_error(tmp_path, corpus_tsv, extra, expected):
+    """Values of the wrong type are ConfigErrors naming the ACT key, not a Python traceback."""
+    assert expected in _error(tmp_path, f"Global:\n  model_dir: ./model\n  dataset: {corpus_tsv}\n" + extra)
