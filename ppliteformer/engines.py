@@ -23,7 +23,7 @@ import numpy as np
 from .bench import synthetic_inputs
 from .bench_engines import CHILD_TIMEOUT_S, ENGINES as ENGINE_REGISTRY
 from .child_process import run_json_child
-from .device.predictor import PredictorError
+from .device.predictor import PredictorError, read_id_dtype
 from .errors import ConfigError, ModelFileError, StageError
 from .layout import META_FILE, MODEL_FILE, NB_FILE, PARAMS_FILE
 from .lite_convert import REWRITES_FILE
@@ -170,6 +170,10 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
             check_nb_loads(nb)
         except PredictorError as exc:
             raise ModelFileError(str(exc)) from None
+    try:
+        id_dtype = read_id_dtype(folder)
+    except PredictorError as exc:
+        raise ModelFileError(str(exc)) from None
     meta = _read_meta(folder)
     config = (meta or {}).get("model_config") or {}
     max_positions = config.get("max_position_embeddings")
@@ -182,8 +186,7 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
     work = Path(tempfile.mkdtemp(prefix="ppliteformer-bench-") if own_work else work_dir)
     work.mkdir(parents=True, exist_ok=True)
     try:
-        inputs = synthetic_inputs(batch_size, seq_len, vocab_size or 100, seed=SEED,
-                                  id_dtype=(meta or {}).get("id_dtype", "int64"))
+        inputs = synthetic_inputs(batch_size, seq_len, vocab_size or 100, seed=SEED, id_dtype=id_dtype)
         inputs_file = work / "inputs.npz"
         np.savez(inputs_file, **inputs)
 

@@ -38,7 +38,8 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
 
             model.ernie.set_state_dict(paddle.load(str(pretrained / ENCODER_FILE)))
         return model, tokenizer
-    if is_inference_model_folder(cfg.source):
+    from_program = is_inference_model_folder(cfg.source)
+    if from_program:
         model, diff = rebuild_from_inference_model(cfg.source)
         log.info("teacher: rebuilt from the inference model in %s as %s (%d layers, hidden %d); logits match the "
                  "program's within %.1e", cfg.source, type(model).__name__, model.config.num_hidden_layers,
@@ -47,11 +48,11 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
     else:
         model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
         tokenizer = load_tokenizer(cfg.source)
-    if model.config.num_labels != len(splits.labels) and (not cfg.train or is_inference_model_folder(cfg.source)):
+    if model.config.num_labels != len(splits.labels) and (not cfg.train or from_program):
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
                              f"data has {len(splits.labels)} labels ({', '.join(splits.labels)}). "
                              + ("Use data with the labels the model was trained on (an exported inference model "
-                                "keeps its head)." if is_inference_model_folder(cfg.source) else
+                                "keeps its head)." if from_program else
                                 "Set teacher.train: true to fine-tune a new head, or use matching data."))
     positions = getattr(model.config, "max_position_embeddings", data_cfg.max_seq_len)
     if data_cfg.max_seq_len > positions:
