@@ -66,23 +66,17 @@ class _Program:
 def _read_program(model_file: Path, params_file: Path) -> _Program:
     import paddle
 
-    was_dynamic = paddle.in_dynamic_mode()
-    paddle.enable_static()
+    from .runtimes import static_program
+
     try:
-        scope = paddle.static.Scope()
-        with paddle.static.scope_guard(scope):
-            exe = paddle.static.Executor(paddle.CPUPlace())
-            program, feeds, _ = paddle.static.load_inference_model(
-                str(model_file.parent), exe, model_filename=model_file.name, params_filename=params_file.name)
+        with static_program(model_file.parent, model_file.name, params_file.name) as (program, feeds, _, _):
+            scope = paddle.static.global_scope()
             ops = program.global_block().ops
             params = {v.name: np.array(scope.find_var(v.name).get_tensor())
                       for v in program.list_vars() if v.persistable and v.name not in ("feed", "fetch")}
     except Exception as exc:  # Paddle raises many kinds for a damaged file
         raise ModelFileError(f"{model_file}: Paddle could not load this inference model ({str(exc).splitlines()[0]}). "
                              "Export it again with paddle.jit.save.") from None
-    finally:
-        if was_dynamic:
-            paddle.disable_static()
     eps = [op.attr("epsilon") for op in ops if op.type == "layer_norm"]
     return _Program(feeds=list(feeds), op_types=Counter(op.type for op in ops),
                     reshape_shapes=[list(op.attr("shape")) for op in ops if op.type == "reshape2"],

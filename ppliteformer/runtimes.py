@@ -52,16 +52,17 @@ def _native_stderr_held_back(hold: bool):
 
 
 @contextlib.contextmanager
-def static_program(model_dir):
+def static_program(model_dir, model_filename: str = MODEL_FILE, params_filename: str = PARAMS_FILE):
     """(program, feed names, fetch vars, executor) of an inference model folder, in static mode
-    with a scope of its own; dygraph mode is restored on the way out."""
+    with a scope of its own (``paddle.static.global_scope()`` inside); dygraph mode is restored on the way out."""
     import paddle
 
     paddle.enable_static()
     try:
         with paddle.static.scope_guard(paddle.static.Scope()):
             exe = paddle.static.Executor(paddle.CPUPlace())
-            program, feeds, fetches = paddle.static.load_inference_model(str(Path(model_dir) / "model"), exe)
+            program, feeds, fetches = paddle.static.load_inference_model(
+                str(model_dir), exe, model_filename=model_filename, params_filename=params_filename)
             yield program, feeds, fetches, exe
     finally:
         paddle.disable_static()
