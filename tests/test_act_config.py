@@ -79,7 +79,7 @@ def test_three_act_examples_are_committed_and_translate():
     chains = {p.stem: load_strategy(p) for p in ACT_EXAMPLES}
     for strategy in chains.values():
         assert strategy.teacher.source == "work/baseline/export" and strategy.teacher.train is False
-        assert strategy.teacher.expected_dev_accuracy == pytest.approx(0.8151)
+        assert strategy.teacher.expected_dev_accuracy == pytest.approx(0.8111)
         assert strategy.act_translation[-1].startswith("chain: ")
     assert chains["prune_distill_qat"].chain == ("prune", "qat")
     assert chains["prune_distill_qat"].steps["prune"].head_keep_ratio == pytest.approx(0.75)
@@ -173,7 +173,7 @@ def test_each_act_example_runs_through_the_console_script(example, tiny_run, cor
     before = _hashes(model_dir)
     text = (example.read_text(encoding="utf-8").replace("work/baseline/export", str(model_dir))
             .replace("dataset: builtin", f"dataset: {corpus_tsv}").replace("max_seq_length: 128", "max_seq_length: 48")
-            .replace("  origin_metric: 0.8151\n", ""))  # the tiny teacher saw this split's dev texts
+            .replace("  origin_metric: 0.8111\n", ""))  # the tiny teacher saw this split's dev texts
     config = tmp_path / example.name
     config.write_text(text, encoding="utf-8")
     script = Path(sys.executable).parent / "ppliteformer"

@@ -26,7 +26,7 @@ def baseline_run(tmp_path_factory):
 def test_baseline_strategy_end_to_end(baseline_run):
     _, proc, report = baseline_run
     teacher = report["artifacts"][0]
-    # Measured 0.8278 here, 0.8306 on a Zen 4 machine (README); majority class is 0.52, char n-gram logistic regression 0.84.
+    # Measured 0.8249 here with 1.0 epochs (0.8278 with 1.25; README); majority class is 0.52, char n-gram logistic regression 0.84.
     assert teacher["accuracy"] >= 0.80
     assert teacher["accuracy_x86_lite"] == pytest.approx(teacher["accuracy"], abs=0.001)
     assert teacher["max_abs_logit_diff_lite_vs_inference"] < 1e-4

@@ -70,3 +70,29 @@ def test_the_teacher_starts_from_the_pretrained_encoder(tmp_path, corpus_tsv):
     again = json.loads((work / "manifest.json").read_text())["stages"]["teacher"]["key"]
     run_strategy(strategy, workdir=work, until="teacher")
     assert json.loads((work / "manifest.json").read_text())["stages"]["teacher"]["key"] != again
+
+
+@pytest.mark.tiny
+def test_the_lm_head_at_masked_positions_gives_the_loss_over_every_position():
+    """The head runs only where a token was masked; PaddleNLP's loss over every position (IGNORE elsewhere) is the reference."""
+    import paddle
+    from paddlenlp.transformers import ErnieConfig, ErnieForMaskedLM
+
+    from ppliteformer.pretraining import IGNORE, _lm_logits, mask_tokens, masked_positions
+
+    paddle.seed(0)
+    model = ErnieForMaskedLM(ErnieConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                         intermediate_size=64, max_position_embeddings=64))
+    model.eval()
+    rng = np.random.RandomState(0)
+    ids = rng.randint(5, 300, size=(6, 20))
+    ids[:, 0], ids[3:, 12:] = 1, 0
+    attention = (ids != 0).astype("float32")
+    masked, labels = mask_tokens(ids, attention, rng, vocab_size=300, mask_id=4, special_ids=[0, 1, 2, 3, 4], prob=0.3)
+    reference = model(input_ids=paddle.to_tensor(masked), attention_mask=paddle.to_tensor(attention),
+                      labels=paddle.to_tensor(labels), return_dict=True).loss
+    positions, originals = masked_positions(labels)
+    assert len(positions) == (labels != IGNORE).sum() > 0 and np.all(originals == ids.reshape(-1)[positions])
+    loss = paddle.nn.functional.cross_entropy(_lm_logits(model, masked, attention, positions),
+                                              paddle.to_tensor(originals))
+    assert abs(float(loss) - float(reference)) < 1e-5
