@@ -93,7 +93,7 @@ def pretrain_encoder(config, tokenizer, texts: list, dev_texts: list, max_seq_le
     history, step = [], 0
     for epoch in range(1, -(-total_steps // steps_per_epoch) + 1):
         batches = length_bucketed_batches(lengths, cfg.batch_size, rng)[:total_steps - step]
-        total_loss = 0.0
+        losses = []  # of the batches that drew a mask
         for rows in tqdm(batches, desc=f"pretrain epoch {epoch}", disable=not progress, unit="batch", mininterval=2):
             model.train()
             arrays = batch_arrays([ids[i] for i in rows], tokenizer.pad_token_id)
@@ -106,9 +106,9 @@ def pretrain_encoder(config, tokenizer, texts: list, dev_texts: list, max_seq_le
                 loss.backward()
                 optimizer.step()
                 optimizer.clear_grad()
-                total_loss += float(loss)
+                losses.append(float(loss))
             scheduler.step()
-        history.append({"epoch": epoch, "mlm_loss": round(total_loss / max(len(batches), 1), 4)})
+        history.append({"epoch": epoch, "mlm_loss": round(float(np.mean(losses)) if losses else 0.0, 4)})
     after = _masked_accuracy(model, dev_ids, tokenizer, cfg)
     return model.ernie.state_dict(), {"texts": len(ids), "steps": total_steps, "history": history,
                                       "dev_masked_accuracy_before": round(before, 4),
