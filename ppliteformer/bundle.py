@@ -95,7 +95,7 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
         if target_dir.name == "arm" and arm_toolchain is not None:
             checks = {"atol": ATOL["arm_kernels"], "artifact": artifact, "made_with": ARM_KERNELS_LABEL,
                       "samples": _arm_expected(chosen, classifier, target_dir / NB_FILE, arm_toolchain)}
-            libraries = (arm_toolchain.shim, arm_toolchain.lite_library)
+            libraries = arm_toolchain.board_libraries
         made.append(_write_bundle(target_dir, out_dir / f"{artifact}-{target_dir.name}", checks, libraries))
     return made
 

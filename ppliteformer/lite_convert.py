@@ -85,7 +85,10 @@ def _opt(model_dir: Path, out_dir: Path, target: str, shown: Path) -> Path:
         raise StageError(f"Paddle Lite opt failed to convert {shown} for {target} (exit code "
                          f"{proc.returncode}). Its last lines:\n{_last_lines(proc, 8)}\nAn op missing for the target "
                          "means Lite 2.13 cannot run this model there.")
-    for name in (VOCAB_FILE, META_FILE):
-        if (model_dir / name).is_file():
-            shutil.copy(model_dir / name, out_dir / name)
+    if (model_dir / VOCAB_FILE).is_file():
+        shutil.copy(model_dir / VOCAB_FILE, out_dir / VOCAB_FILE)
+    if (model_dir / META_FILE).is_file():  # with the target the .nb runs on, which the device scripts check
+        meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+        (out_dir / META_FILE).write_text(json.dumps({**meta, "target": target}, indent=2, ensure_ascii=False),
+                                         encoding="utf-8")
     return nb

@@ -43,9 +43,11 @@ fi
 # ppliteformer's ARM pieces, built against $PPLITEFORMER_LITE_ARM or ../shared/lite-armv8; without a
 # Paddle Lite ARM build the ARM steps are left out of runs and say what is missing.
 .venv/bin/ppliteformer arm-setup || echo "note: ARM kernels will not be run here (see the line above)." >&2
-# An aarch64 Python (Debian's arm64 python3 + numpy, PyPI's aarch64 tokenizers) for the test that
-# runs a bundle's predict.py as on an ARM board; needs root for dpkg's arm64 architecture.
+# An emulated arm64 Debian board (its own sshd, Debian's python3 + numpy, PyPI's aarch64 tokenizers,
+# no paddlelite) for the tests that run the board workflow over ssh; needs root (chroot, binfmt_misc).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  bash scripts/arm_python_userland.sh build/arm-python >/dev/null
+  bash scripts/arm_board.sh build/arm-board
+else
+  echo "note: not root, so no emulated ARM board for the board tests (scripts/arm_board.sh)." >&2
 fi
 .venv/bin/python -c "import paddle, paddlelite.lite, paddlenlp, paddleslim; print('ppliteformer environment ready in .venv')"

@@ -32,6 +32,9 @@ SHIM_LIBRARY = "libppl_lite.so"
 RUNNER = "ppl_run"
 COUNTER = "insn_count.so"
 FIXED_CLOCK = "libfixed_clock.so"
+# GCC's OpenMP runtime, which Lite's library needs and a minimal Debian/Ubuntu board lacks (package libgomp1):
+# shipped in every arm bundle's lib/ from the cross compiler's runtime, which Lite was built against.
+OPENMP_RUNTIME = "libgomp.so.1"
 NATIVE = Path(__file__).resolve().parent / "native"
 QEMU = "qemu-aarch64"
 CROSS_CXX = "aarch64-linux-gnu-g++"
@@ -63,6 +66,11 @@ class ArmToolchain:
     @property
     def lite_library(self) -> Path:
         return self.build_dir / LITE_LIBRARY
+
+    @property
+    def board_libraries(self) -> tuple:
+        """What an arm bundle's lib/ holds so that predict.py runs on a board without paddlelite."""
+        return (self.shim, self.lite_library, self.build_dir / OPENMP_RUNTIME)
 
     @property
     def counter(self) -> Path:
@@ -104,7 +112,7 @@ def _cache_root() -> Path:
 def _build_key(lite: Path) -> str:
     """Changes when a native source or the Lite library changes."""
     digest = hashlib.sha256(str(lite).encode())
-    for path in sorted(NATIVE.iterdir()) + [lite / "lib" / LITE_LIBRARY]:
+    for path in sorted(NATIVE.iterdir()) + [lite / "lib" / LITE_LIBRARY, SYSROOT / "lib" / OPENMP_RUNTIME]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -124,6 +132,7 @@ def _build(lite: Path, dest: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copy(lite / "lib" / LITE_LIBRARY, tmp / LITE_LIBRARY)
+    shutil.copy(SYSROOT / "lib" / OPENMP_RUNTIME, tmp / OPENMP_RUNTIME)
     cxx = [CROSS_CXX, "-O2", "-std=c++14", f"-I{lite / 'include'}", f"-I{NATIVE}", f"-L{tmp}", "-Wl,-rpath,$ORIGIN"]
     _compile([*cxx, "-shared", "-fPIC", str(NATIVE / "ppl_lite.cc"), "-lpaddle_light_api_shared",
               "-o", str(tmp / SHIM_LIBRARY)], SHIM_LIBRARY)

@@ -167,6 +167,49 @@ def write_json_atomic(out: str, payload: dict, force: bool) -> None:
             os.unlink(tmp)
 
 
+# ---------------------------------------------------------------- the model's meta file
+
+META_NAME = "ppliteformer_meta.json"
+META_MAX_BYTES = 1 << 20
+
+
+def read_model_meta(folder: str) -> dict:
+    """The ppliteformer_meta.json of a converted model folder, checked for what the device scripts use:
+    ``target`` ("arm" or "x86", written by 'ppliteformer convert') and ``max_seq_len``."""
+    path = os.path.join(folder, META_NAME)
+    again = "Convert the model again with 'ppliteformer convert --target arm' (or rebuild the bundle with 'ppliteformer bundle')."
+    try:
+        if os.path.getsize(path) > META_MAX_BYTES:
+            raise ToolError(f"{path} is larger than {META_MAX_BYTES} bytes, so it is not a model's meta file. {again}")
+        with open(path, "rb") as f:
+            meta = json.loads(f.read().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise ToolError(f"{path} not found: the device scripts read the model's target and length from it. "
+                        f"{again}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ToolError(f"{path} cannot be read as JSON ({str(exc)[:120]}). {again}") from None
+    if not isinstance(meta, dict):
+        raise ToolError(f"{path} does not hold a JSON object. {again}")
+    target = meta.get("target")
+    if target not in ("arm", "x86"):
+        raise ToolError(f"{path} does not say which CPU the .nb was converted for ('target' is {str(target)[:40]!r}; "
+                        f"models converted before ppliteformer wrote it lack it). {again}")
+    length = meta.get("max_seq_len")
+    if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= 65536:
+        raise ToolError(f"{path}: 'max_seq_len' is {str(length)[:40]!r}, not a whole number of tokens. {again}")
+    return meta
+
+
+def require_arm_model(folder: str) -> dict:
+    """The meta of an arm model folder; an x86 one is refused before anything touches a device."""
+    meta = read_model_meta(folder)
+    if meta["target"] != "arm":
+        raise ToolError(f"the model in {folder} was converted for {meta['target']} (target in "
+                        f"{os.path.join(folder, META_NAME)}), so an ARM device cannot run it. Use the arm "
+                        "conversion (convert/arm, or the '<artifact>-arm' bundle), or convert with --target arm.")
+    return meta
+
+
 # ---------------------------------------------------------------- running commands
 
 class Result:

@@ -191,6 +191,69 @@ def find_shim(nb_path) -> Path:
         "paddlelite.")
 
 
+# Shared libraries Lite's library needs that a minimal board may lack, with the Debian/Ubuntu package that
+# provides each. A bundle's lib/ ships the OpenMP runtime; the others come with every Debian userland.
+RUNTIME_LIBRARIES = {"libgomp.so.1": "libgomp1 (GCC's OpenMP runtime)", "libstdc++.so.6": "libstdc++6",
+                     "libgcc_s.so.1": "libgcc-s1", "libm.so.6": "libc6", "libc.so.6": "libc6"}
+SHIPPED_RUNTIME = ("libgomp.so.1",)
+
+
+def load_library(path):
+    """ctypes.CDLL(path), with a missing shared library or C library version as one PredictorError
+    that names it and the package that provides it (instead of ctypes' OSError and a traceback)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+    except OSError as exc:
+        text = str(exc)
+    missing = re.search(r"([\w.+-]+\.so[\w.]*): cannot open shared object file", text)
+    version = re.search(r"version `([^']+)' not found", text)
+    if missing:
+        name = missing.group(1)
+        package = RUNTIME_LIBRARIES.get(name)
+        fix = (f"install it (Debian/Ubuntu: sudo apt install {package.split()[0]}), " if package else
+               "install the package that provides it (Debian/Ubuntu: apt-file search " + name + "), ")
+        raise PredictorError(f"{path} (or Paddle Lite's library it loads) needs {name}"
+                             f"{f', from the package {package}' if package else ''}, which this "
+                             f"machine does not have: {fix}or copy {name} from a machine of the same kind into "
+                             f"{Path(path).parent}.") from None
+    if version:
+        raise PredictorError(f"{path} needs {version.group(1)}, newer than this machine's C/C++ runtime ({text[:200]}). "
+                             "Paddle Lite's ARM library was built against Debian 12 (glibc 2.36, GCC 12): use a "
+                             "board system at least that new, or rebuild Lite for it (../shared/lite-armv8/build.sh)."
+                             ) from None
+    raise PredictorError(f"cannot load {path}: {text[:300]}. Copy the bundle's lib/ whole; the library must be "
+                         "built for this machine's CPU (aarch64 for an arm bundle).") from None
+
+
+class _LiteLogFilter:
+    """Keeps Paddle Lite's informational log lines ("[I ...]", printed to stderr by its C++ code at
+    every predictor creation) off the user's screen while a Lite call runs; its warnings and
+    errors are passed on. Works on the file descriptor, since Lite writes past Python's sys.stderr."""
+
+    def __enter__(self):
+        import tempfile
+
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self._capture = tempfile.TemporaryFile()
+        os.dup2(self._capture.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._capture.seek(0)
+        kept = [line for line in self._capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not line.startswith("[I ")]
+        self._capture.close()
+        if kept:
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+        return False
+
+
 class ShimLiteModel:
     """A Paddle Lite `.nb` model run by Paddle Lite's C++ light API through libppl_lite.so (ctypes).
 
@@ -206,7 +269,11 @@ class ShimLiteModel:
         check_nb_target(nb_path)
         self.nb_path = nb_path
         self.id_dtype = id_dtype or read_id_dtype(Path(nb_path).parent)
-        lib = ctypes.CDLL(str(library or find_shim(nb_path)))
+        shim = Path(library or find_shim(nb_path))
+        for name in SHIPPED_RUNTIME:  # loaded first, so that Lite's library finds it without LD_LIBRARY_PATH
+            if (shim.parent / name).is_file():
+                load_library(shim.parent / name)
+        lib = load_library(shim)
         lib.ppl_create.restype = ctypes.c_void_p
         lib.ppl_create.argtypes = [ctypes.c_char_p, ctypes.c_int]
         lib.ppl_destroy.argtypes = [ctypes.c_void_p]
@@ -217,7 +284,8 @@ class ShimLiteModel:
                                    ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float))]
         lib.ppl_last_error.restype = ctypes.c_char_p
         self._ctypes, self._lib = ctypes, lib
-        self._handle = lib.ppl_create(str(nb_path).encode(), threads)
+        with _LiteLogFilter():
+            self._handle = lib.ppl_create(str(nb_path).encode(), threads)
         if not self._handle:
             raise PredictorError(f"{self._error()} The file is damaged, was converted for another target, or "
                                  "was made by a different Paddle Lite version; convert the model again.")
@@ -262,7 +330,8 @@ class LiteModel:
         config.set_model_from_file(str(nb_path))
         if hasattr(config, "set_threads"):  # ARM builds only; x86 Lite runs one math thread
             config.set_threads(threads)
-        self.predictor = create_paddle_predictor(config)
+        with _LiteLogFilter():
+            self.predictor = create_paddle_predictor(config)
 
     def run(self, inputs: dict) -> np.ndarray:
         check_feed_dtypes(inputs, self.id_dtype, self.nb_path)
@@ -332,18 +401,39 @@ class TextClassifier:
                 "logits": [float(x) for x in logits]}
 
 
+def read_selfcheck(check_file, classes: int):
+    """(samples, atol) of a selfcheck.json; a PredictorError naming the file and the sample otherwise.
+    A file with no samples is refused: a check of nothing must not pass."""
+    fix = "Use the selfcheck.json of a bundle made by 'ppliteformer bundle' (make the bundle again)."
+    try:
+        spec = json.loads(Path(check_file).read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise PredictorError(f"{check_file}: not a readable JSON self-check file ({str(exc)[:120]}). {fix}") from None
+    samples = spec.get("samples") if isinstance(spec, dict) else None
+    if not isinstance(samples, list) or not samples:
+        raise PredictorError(f"{check_file}: no samples to check ('samples' must be a non-empty list); a self-check "
+                             f"of nothing cannot pass. {fix}")
+    atol = spec.get("atol", 1e-3)
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 <= atol < float("inf"):
+        raise PredictorError(f"{check_file}: 'atol' is {str(atol)[:30]!r}, not a tolerance (a number >= 0). {fix}")
+    for number, sample in enumerate(samples, start=1):
+        logits = sample.get("logits") if isinstance(sample, dict) else None
+        ok = (isinstance(sample, dict) and isinstance(sample.get("text"), str) and isinstance(sample.get("label"), str)
+              and isinstance(logits, list) and len(logits) == classes
+              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in logits))
+        if not ok:
+            raise PredictorError(f"{check_file}: sample {number} needs 'text' (a string), 'label' (a string) and "
+                                 f"'logits' ({classes} numbers, one per label). {fix}")
+    return samples, float(atol)
+
+
 def self_check(classifier: TextClassifier, check_file) -> dict:
     """Compare this device's labels and logits with those the bundle was made with.
 
     ``check_file``: {"atol": float, "samples": [{"text", "label", "logits"}]}, written by
     ``ppliteformer bundle`` from the x86 run of the same model.
     """
-    try:
-        spec = json.loads(Path(check_file).read_text(encoding="utf-8"))
-        samples, atol = spec["samples"], float(spec.get("atol", 1e-3))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PredictorError(f"{check_file}: not a self-check file ({exc}). Use the selfcheck.json of a "
-                             "bundle made by 'ppliteformer bundle'.") from None
+    samples, atol = read_selfcheck(check_file, len(classifier.labels))
     results = []
     for sample in samples:
         got = classifier.predict(sample["text"])
@@ -353,7 +443,16 @@ def self_check(classifier: TextClassifier, check_file) -> dict:
     passed = sum(r["ok"] for r in results)
     return {"passed": passed == len(results), "n": len(results), "n_passed": passed, "atol": atol,
             "max_abs_logit_diff": max((r["max_abs_logit_diff"] for r in results), default=0.0),
-            "results": results}
+            "failures": failed_samples(results), "results": results}
+
+
+def failed_samples(results: list, limit: int = 3) -> str:
+    """Which samples failed, each with the expected and actual label and its largest logit difference
+    ("" when none did); run_on_board.py shows this line from the board's JSON."""
+    failed = [(i, r) for i, r in enumerate(results, start=1) if not r["ok"]]
+    parts = [f"sample {i} ({r['text'][:20]!r}): expected {r['expected_label']}, got {r['label']}, largest logit "
+             f"difference {r['max_abs_logit_diff']:.2e}" for i, r in failed[:limit]]
+    return "; ".join(parts) + (f"; and {len(failed) - limit} more" if len(failed) > limit else "")
 
 
 def measure_latency(model, inputs: dict, warmup: int, repeats: int) -> dict:
@@ -414,8 +513,9 @@ def _iter_texts(args):
 
 def _summary(result: dict) -> str:
     if "passed" in result:
-        return (f"self-check {'passed' if result['passed'] else 'FAILED'}: {result['n_passed']}/{result['n']} samples, "
+        line = (f"self-check {'passed' if result['passed'] else 'FAILED'}: {result['n_passed']}/{result['n']} samples, "
                 f"largest logit difference {result['max_abs_logit_diff']:.2e} (allowed {result['atol']:.0e})")
+        return line if result["passed"] else f"{line}. Failed: {result['failures']}"
     e2e = result["end_to_end"]
     return (f"model: median {result['median_ms']} ms, p90 {result['p90_ms']} ms, min {result['min_ms']} ms; "
             f"end to end (tokenizer, model, softmax; {e2e['tokens']} tokens): median {e2e['median_ms']} ms, "

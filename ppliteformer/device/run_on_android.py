@@ -10,7 +10,7 @@ It uses Paddle Lite's own C++ benchmark tool, ``benchmark_bin`` (no Python on th
     adb -s SERIAL push benchmark_bin DEVICE_DIR/benchmark_bin
     adb -s SERIAL shell chmod +x DEVICE_DIR/benchmark_bin
     adb -s SERIAL shell 'cd DEVICE_DIR && rm -f DEVICE_DIR/benchmark_result.txt && ./benchmark_bin
-        --optimized_model_file=DEVICE_DIR/model.nb --input_shape=1,128:1,128:1,128:1,128
+        --optimized_model_file=DEVICE_DIR/model.nb --input_shape=1,L:1,L:1,L:1,L  (L: max_seq_len of the meta beside the .nb)
         --input_data_type=int64:int64:int64:float32 --backend=arm --warmup=10 --repeats=30
         --threads=1 --power_mode=0 --result_path=DEVICE_DIR/benchmark_result.txt'
     adb -s SERIAL pull DEVICE_DIR/benchmark_result.txt LOCAL_TMP/benchmark_result.txt
@@ -72,7 +72,8 @@ INPUT_NAMES = ("input_ids", "token_type_ids", "position_ids", "attention_mask")
 DEFAULT_INPUT_DATA_TYPE = "int64:int64:int64:float32"
 POWER_MODES = {0: "LITE_POWER_HIGH", 1: "LITE_POWER_LOW", 2: "LITE_POWER_FULL", 3: "LITE_POWER_NO_BIND"}
 RESULT_NAME = "benchmark_result.txt"
-META_NAME = "ppliteformer_meta.json"
+META_NAME = _common.META_NAME
+DEFAULT_INPUT_SHAPE = "1,128"  # a dry run without the model's meta file
 ENGINE = "paddle_lite_arm_benchmark_bin"
 
 GET_BENCHMARK_BIN = (
@@ -102,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "--with_benchmark=ON full_publish, or see the Paddle Lite GitHub releases page")
     parser.add_argument("--serial", help="the phone's adb serial (adb -s); needed when several are connected")
     parser.add_argument("--adb", default="adb", help="the adb program")
-    parser.add_argument("--input-shape", default="1,128",
+    parser.add_argument("--input-shape", default=None,
                         help="shape of each of the 4 inputs (input_ids, token_type_ids, position_ids, "
-                             "attention_mask), e.g. 1,128; or all four separated by ':'")
+                             "attention_mask), e.g. 1,128; or all four separated by ':'; default: batch 1 of the "
+                             f"model's exported length (max_seq_len in {META_NAME} beside the .nb)")
     parser.add_argument("--input-data-type", default=None,
                         help="benchmark_bin --input_data_type (v2.13+); default: the model's (id_dtype in "
                              f"{META_NAME} beside the .nb, else {DEFAULT_INPUT_DATA_TYPE}); '' leaves the flag out "
@@ -144,21 +146,34 @@ def input_shape_flag(text: str) -> str:
     return ":".join(shapes)
 
 
-def model_input_data_type(nb_path: str) -> str:
-    """benchmark_bin's --input_data_type for the model: its id dtype from the meta file beside it."""
-    meta = os.path.join(os.path.dirname(os.path.abspath(nb_path)), META_NAME)
-    if not os.path.isfile(meta):
+def model_input_data_type(meta) -> str:
+    """benchmark_bin's --input_data_type for the model: its id dtype from its meta (None: the default)."""
+    if meta is None:
         return DEFAULT_INPUT_DATA_TYPE
-    with open(meta, encoding="utf-8") as f:
-        id_dtype = json.load(f).get("id_dtype", "int64")
+    id_dtype = meta.get("id_dtype", "int64")
+    if id_dtype not in ("int64", "int32"):
+        raise ToolError(f"{META_NAME} beside the .nb gives id_dtype {str(id_dtype)[:20]!r}, not int64 or int32; "
+                        "convert the model again with 'ppliteformer convert --target arm'.")
     return ":".join([id_dtype] * 3 + ["float32"])
 
 
+def model_meta(nb_path: str, dry_run: bool):
+    """The meta file beside the .nb, which must say it is an arm model: an x86 .nb is refused before
+    anything is pushed. A dry run without one (no files needed) gets None and the defaults."""
+    folder = os.path.dirname(os.path.abspath(nb_path))
+    if dry_run and not os.path.isfile(os.path.join(folder, META_NAME)):
+        return None
+    return _common.require_arm_model(folder)
+
+
 def validate(args) -> None:
-    args.input_shape_flag = input_shape_flag(args.input_shape)
     args.nb_path = args.nb or os.path.join(args.bundle, "model.nb")
+    meta = model_meta(args.nb_path, args.dry_run)
+    if args.input_shape is None:
+        args.input_shape = f"1,{meta['max_seq_len']}" if meta else DEFAULT_INPUT_SHAPE
+    args.input_shape_flag = input_shape_flag(args.input_shape)
     if args.input_data_type is None:
-        args.input_data_type = model_input_data_type(args.nb_path)
+        args.input_data_type = model_input_data_type(meta)
     if args.input_data_type:
         types = args.input_data_type.split(":")
         if len(types) != len(INPUT_NAMES) or any(t not in ("float32", "int32", "int64") for t in types):

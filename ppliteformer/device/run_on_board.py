@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Self-check and benchmark a ppliteformer model on an ARM Linux board over ssh/scp.
 
-The board needs Python 3 with numpy, tokenizers and paddlelite (the wheel matching the
-Paddle Lite that made the .nb, 2.13 for ppliteformer) and key-based ssh login: ssh runs
-with BatchMode=yes, so it never asks for a password (set up keys with ssh-copy-id).
+The board needs Python 3 with numpy and tokenizers, and key-based ssh login: ssh runs with
+BatchMode=yes, so it never asks for a password (set up keys with ssh-copy-id). The model runs
+through the bundle's lib/ (Paddle Lite's ARM library, ppliteformer's C shim and GCC's OpenMP
+runtime), so no paddlelite package is needed there (PyPI has none for aarch64); a bundle
+without lib/ needs one. The bundle must be an arm one (target in ppliteformer_meta.json):
+an x86 model is refused before anything touches the board.
 
 Steps (every command has --timeout seconds, default 300):
 
     ssh -o BatchMode=yes -o ConnectTimeout=10 HOST 'uname -a'          # can we log in?
-    ssh ... HOST 'python3 -c "import numpy, tokenizers, paddlelite.lite"'
+    ssh ... HOST 'python3 -c "import numpy, tokenizers"'                  # (+ paddlelite.lite without lib/)
     ssh ... HOST 'mkdir -p REMOTE_DIR'
-    scp -o BatchMode=yes -o ConnectTimeout=10 BUNDLE/model.nb BUNDLE/vocab.txt ... HOST:REMOTE_DIR/
+    scp -r -o BatchMode=yes -o ConnectTimeout=10 BUNDLE/model.nb ... BUNDLE/lib HOST:REMOTE_DIR/
     ssh ... HOST 'cd REMOTE_DIR && python3 predict.py --model . --selfcheck selfcheck.json --threads N --json'
     ssh ... HOST 'cd REMOTE_DIR && python3 predict.py --model . --bench --threads N --warmup W --repeats R --json'
 
@@ -22,10 +25,11 @@ The JSON the predictor prints comes back through ssh's stdout; --out gets
                  "engine": "paddle_lite_arm"},
      "source": "run_on_board"}
 
-The bundle folder (--bundle DIR) holds:
-    model.nb, vocab.txt, ppliteformer_meta.json   made by `ppliteformer convert --target arm`
-    predict.py                                    a copy of deploy/python/predict.py
+The bundle folder (--bundle DIR, an '<artifact>-arm' folder made by `ppliteformer bundle`) holds:
+    model.nb, vocab.txt, ppliteformer_meta.json   the model converted for arm
+    predict.py                                    the standalone predictor
     selfcheck.json                                sample texts with the expected labels/logits
+    lib/                                          libppl_lite.so, libpaddle_light_api_shared.so, libgomp.so.1
     bench.py                                      optional; copied when present
 
 Contract this script assumes of predict.py (it builds the commands, predict.py implements it):
@@ -78,9 +82,16 @@ SSH_HINT = "Install an OpenSSH client (ssh and scp; `sudo apt install openssh-cl
 LOGIN_HINT = ("ssh runs with BatchMode=yes and never asks for a password: set up key login with "
               "`ssh-copy-id HOST` and check that `ssh HOST true` works without a prompt. Pass extra ssh "
               "options with --ssh-opt KEY=VALUE (e.g. --ssh-opt Port=2222).")
-BOARD_DEPS_HINT = ("Install them on the board: `python3 -m pip install numpy tokenizers paddlelite==2.13rc0` "
-                   "(the paddlelite version must match the one that made the .nb), or pick another interpreter "
-                   "with --python.")
+BOARD_DEPS_HINT = ("Install them on the board (Debian/Ubuntu: `sudo apt install python3-numpy` and "
+                   "`python3 -m pip install tokenizers`), or pick another interpreter with --python. The model "
+                   "runs through the bundle's lib/ (Paddle Lite's ARM library), so the board needs no paddlelite "
+                   "package, which PyPI does not have for aarch64.")
+NO_LIB_HINT = ("The bundle has no lib/ with Paddle Lite's ARM library, so predict.py would need the paddlelite "
+               "package on the board, which PyPI does not have for aarch64. Make the bundle where the ARM "
+               "toolchain is set up ('ppliteformer arm-setup', then 'ppliteformer bundle WORKDIR'), so that "
+               "lib/ ships libppl_lite.so and libpaddle_light_api_shared.so.")
+LIB_DIR = "lib"
+SHIM_IN_BUNDLE = "lib/libppl_lite.so"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +153,8 @@ class Board:
         return result
 
     def scp_command(self, local_files: list) -> list:
-        return [self.args.scp] + self.opts + local_files + [f"{self.args.host}:{self.args.remote_dir}/"]
+        """One scp of the bundle's files and, recursively, its lib/ folder."""
+        return [self.args.scp, "-r"] + self.opts + local_files + [f"{self.args.host}:{self.args.remote_dir}/"]
 
 
 def predictor_command(args, mode_flags: list) -> str:
@@ -156,19 +168,24 @@ def run(args, board: Board) -> dict:
     uname = board.ssh("uname -a", f"connecting to {a.host}", dry_stdout="<uname -a>")
     if uname.returncode != 0:
         raise ToolError(f"`uname -a` failed on {a.host} (exit status {uname.returncode}). {_common.said(uname)}")
-    deps = board.ssh(quote_command([a.python, "-c", "import numpy, tokenizers, paddlelite.lite"]),
-                     "checking the board's Python packages")
+    ships_lite = (os.path.isfile(os.path.join(a.bundle, SHIM_IN_BUNDLE))
+                  or (a.dry_run and not os.path.isdir(a.bundle)))  # a dry run without a bundle shows the usual case
+    modules = "numpy, tokenizers" if ships_lite else "numpy, tokenizers, paddlelite.lite"
+    deps = board.ssh(quote_command([a.python, "-c", f"import {modules}"]), "checking the board's Python packages")
     if deps.returncode != 0:
         missing = re.findall(r"No module named '([^']+)'", deps.stderr)
         problem = (f"{a.python} on {a.host} lacks the module {missing[0]!r}" if missing else
                    f"{a.python} on {a.host} cannot run (exit status {deps.returncode}; {_common.said(deps)})")
-        raise ToolError(f"{problem}; predict.py needs numpy, tokenizers and paddlelite. {BOARD_DEPS_HINT}")
+        hint = NO_LIB_HINT if missing and missing[0].startswith("paddlelite") else BOARD_DEPS_HINT
+        raise ToolError(f"{problem}; predict.py needs {modules}. {hint}")
     mkdir = board.ssh(f"mkdir -p {quote_command([a.remote_dir])}", f"creating {a.remote_dir} on the board")
     if mkdir.returncode != 0:
         raise ToolError(f"cannot create {a.remote_dir} on {a.host}. {_common.said(mkdir)} Choose a writable "
                         "--remote-dir.")
     files = [os.path.join(a.bundle, name) for name in BUNDLE_FILES]
     files += [os.path.join(a.bundle, name) for name in OPTIONAL_FILES if os.path.isfile(os.path.join(a.bundle, name))]
+    if ships_lite:
+        files.append(os.path.join(a.bundle, LIB_DIR))
     board.runner.check(board.scp_command(files), f"copying the bundle to {a.host}:{a.remote_dir}",
                        LOGIN_HINT)
 
@@ -212,10 +229,13 @@ def main(argv=None) -> int:
         if not os.path.isdir(args.bundle):
             raise ToolError(f"--bundle {args.bundle} is not a folder. It must hold {', '.join(BUNDLE_FILES)}.")
         _common.require_files([(os.path.join(args.bundle, name),
-                                f"The bundle folder must hold {', '.join(BUNDLE_FILES)}; copy predict.py from "
-                                "deploy/python/predict.py and make the model files with 'ppliteformer convert "
-                                "--target arm'.") for name in BUNDLE_FILES])
+                                f"The bundle folder must hold {', '.join(BUNDLE_FILES)}; make it with "
+                                "'ppliteformer bundle WORKDIR' and use its '<artifact>-arm' folder.")
+                               for name in BUNDLE_FILES])
+
         _common.require_tools([args.ssh, args.scp], {args.ssh: SSH_HINT, args.scp: SSH_HINT})
+    if os.path.isdir(args.bundle):  # an x86 model is refused before anything touches the board
+        _common.require_arm_model(args.bundle)
     board = Board(args, _common.Runner(args.timeout, args.dry_run))
     results = run(args, board)
     if args.dry_run:
@@ -225,8 +245,9 @@ def main(argv=None) -> int:
     print(f"{args.host}: self-check {'passed' if check['passed'] else 'FAILED'}; median {lat['median_ms']} ms, "
           f"p90 {lat['p90_ms']} ms ({lat['threads']} thread(s)) -> {args.out}")
     if not check["passed"]:
-        print("error: the self-check on the board did not match the expected labels/logits; see "
-              f"\"selfcheck\" in {args.out}.", file=sys.stderr)
+        print(_common.format_error(f"the self-check on the board did not match: {check.get('failures') or 'see the results'} (allowed "
+                                   f"logit difference {check.get('atol')}); every sample is in \"selfcheck\" in "
+                                   f"{args.out}."), file=sys.stderr)
         return _common.EXIT_FAILED_CHECK
     return _common.EXIT_OK
 

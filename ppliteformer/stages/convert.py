@@ -23,7 +23,7 @@ def stage(targets, source: str = "export", name: str = "convert") -> Stage:
                 sizes["x86_rewrites"] = json.loads(rewrites.read_text())
             log.info("%s: %s .nb %.2f MB", name, target, nb.stat().st_size / 1e6)
         return sizes
-    config = {"targets": list(targets)}
+    config = {"targets": list(targets), "meta_names_target": True}  # older work dirs convert again for it
     if "x86" in targets:  # a work dir converted before a rewrite was added converts again
         config["x86_rewrites"] = sorted(REWRITES)
     return Stage(name, run, config, inputs=(source,))

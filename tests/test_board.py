@@ -1,0 +1,114 @@
+"""The documented board workflow against an emulated aarch64 Debian board over real ssh
+(tests/emulated_board.py): run_on_board.py as a user runs it, from inside a bundle, for an
+fp32 and an int8 bundle; predict.py on the board, which has no paddlelite and no libgomp1."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ppliteformer.arm.toolchain import missing_parts
+
+from . import emulated_board
+from .conftest import TINY_STRATEGY
+
+pytestmark = pytest.mark.tiny
+
+WHY_NOT = "; ".join(missing_parts()) or emulated_board.missing()
+needs_board = pytest.mark.skipif(bool(WHY_NOT), reason=f"no emulated ARM board here: {WHY_NOT}")
+REMOTE = "/tmp/ppliteformer_bundle"
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    if WHY_NOT:
+        pytest.skip(f"no emulated ARM board here: {WHY_NOT}")
+    running = emulated_board.EmulatedBoard(tmp_path_factory.mktemp("board-keys")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory, corpus_tsv):
+    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run."""
+    from ppliteformer.arm.toolchain import ensure_toolchain
+    from ppliteformer.bundle import make_bundle
+    from ppliteformer.workflow import run_strategy
+
+    strategy = tmp_path_factory.mktemp("strategy") / "qat.yaml"
+    strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "chain: [qat]\nqat: {epochs: 1}\n", encoding="utf-8")
+    workdir = tmp_path_factory.mktemp("work")
+    report = run_strategy(strategy, workdir=workdir)
+    assert report.final == "qat" and report.artifact("qat").int8
+    teacher = make_bundle(workdir, "teacher", workdir / "bundle", arm_toolchain=ensure_toolchain())
+    return {"fp32": workdir / "bundle" / "teacher-arm", "int8": workdir / "bundle" / "qat-arm",
+            "x86": next(b for b in teacher if b.name == "teacher-x86")}
+
+
+def run_on_board(board, bundle, out, *extra):
+    """run_on_board.py as a user runs it: the copy inside the bundle, by the system's Python."""
+    opts = [arg for opt in board.ssh_opts for arg in ("--ssh-opt", opt)]
+    return subprocess.run([sys.executable, str(bundle / "run_on_board.py"), "--bundle", str(bundle), "--host",
+                           board.host, *opts, "--warmup", "1", "--repeats", "3", "--out", str(out), *extra],
+                          capture_output=True, text=True, timeout=900)
+
+
+@needs_board
+@pytest.mark.parametrize("kind", ["fp32", "int8"])
+def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundles, kind, tmp_path):
+    done = run_on_board(board, bundles[kind], tmp_path / "board.json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "board.json").read_text())
+    check = result["selfcheck"]
+    assert check["passed"] and check["n"] == check["n_passed"] == 8 and check["max_abs_logit_diff"] <= 1e-3
+    assert "aarch64" in result["device"]["uname"] and result["latency"]["median_ms"] > 0
+    shipped = board.ssh(f"ls {REMOTE}/lib").stdout.split()
+    assert sorted(shipped) == ["libgomp.so.1", "libpaddle_light_api_shared.so", "libppl_lite.so"]
+    board_has = board.ssh("python3 -c 'import paddlelite'; ls /usr/lib/aarch64-linux-gnu")
+    assert "No module named 'paddlelite'" in board_has.stderr and "libgomp.so.1" not in board_has.stdout.split()
+    text = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 质量很好")
+    label, probability, echoed = text.stdout.strip().split("\t")
+    assert text.returncode == 0 and label in ("negative", "positive") and 0.5 <= float(probability) <= 1
+    assert text.stderr == "", "Paddle Lite's [I ...] log lines (or anything else) reached the user's screen"
+
+
+@needs_board
+def test_a_library_missing_on_the_board_is_one_line_naming_it_and_its_package(board, bundles, tmp_path):
+    assert run_on_board(board, bundles["int8"], tmp_path / "board.json").returncode == 0
+    board.ssh(f"mv {REMOTE}/lib/libgomp.so.1 {REMOTE}/libgomp.so.1.away")
+    missing = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 好")
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1, missing.stderr
+    assert "libgomp.so.1" in missing.stderr and "apt install libgomp1" in missing.stderr
+    board.ssh(f"mv {REMOTE}/lib/libppl_lite.so {REMOTE}/libppl_lite.so.away")
+    no_shim = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 好")
+    assert no_shim.returncode == 2 and "PPLITEFORMER_LITE_SHIM" in no_shim.stderr and "Traceback" not in no_shim.stderr
+
+
+@needs_board
+def test_a_failing_self_check_names_the_sample_labels_and_difference(board, bundles, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bundles["fp32"], bundle)
+    check = json.loads((bundle / "selfcheck.json").read_text())
+    check["samples"][2]["logits"][0] += 0.5
+    (bundle / "selfcheck.json").write_text(json.dumps(check))
+    done = run_on_board(board, bundle, tmp_path / "board.json")
+    assert done.returncode == 1 and (tmp_path / "board.json").is_file()
+    assert "sample 3" in done.stderr and f"expected {check['samples'][2]['label']}" in done.stderr
+    assert "largest logit difference 5.0" in done.stderr, done.stderr
+
+
+@needs_board
+def test_an_x86_bundle_is_refused_before_the_board_is_touched(board, bundles, tmp_path):
+    done = run_on_board(board, bundles["x86"], tmp_path / "board.json", "--remote-dir", "/tmp/never_made")
+    assert done.returncode == 2 and "converted for x86" in done.stderr and "Traceback" not in done.stderr
+    assert board.ssh("test -e /tmp/never_made").returncode == 1 and not (tmp_path / "board.json").exists()
+
+
+@needs_board
+def test_a_bundle_without_lib_says_paddlelite_has_no_aarch64_wheel(board, bundles, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(bundles["fp32"], bundle, ignore=shutil.ignore_patterns("lib"))
+    done = run_on_board(board, bundle, tmp_path / "board.json")
+    assert done.returncode == 2 and "'paddlelite'" in done.stderr and "no lib/" in done.stderr
+    assert "Traceback" not in done.stderr
