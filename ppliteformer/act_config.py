@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .data import BUILTIN, BUILTIN_PAIRS
 from .errors import ConfigError
 
 ACT_SECTIONS = ("Global", "Distillation", "QuantAware", "Quantization", "QuantPost", "TransformerPrune",
@@ -94,10 +95,11 @@ def _global(t: _Translation, g: dict):
     t.set("teacher", "source", str(model_dir), "Global.model_dir",
           "the fine-tuned model, used as it is, teacher.train: false; read, never written")
     dataset = str(g.get("dataset", "builtin"))
-    if dataset != "builtin" and not dataset.endswith(_DATASET_FILES):
+    if dataset not in (BUILTIN, BUILTIN_PAIRS) and not dataset.endswith(_DATASET_FILES):
         t.fail("Global.dataset", f"'{dataset}' is a dataset name that PaddleNLP downloads; ppliteformer reads "
-               "local files. Set Global.dataset to a .tsv or .jsonl file of (text, label) rows of the task's "
-               "own data (or 'builtin' for the built-in review corpus).")
+               "local files. Set Global.dataset to a .tsv or .jsonl file of the task's own data: (text, label) "
+               "rows, or (text_a, text_b, label) rows for a sentence-pair task such as afqmc or ocnli ('builtin' "
+               "and 'builtin_pairs' name the built-in review data).")
     t.set("data", "source", dataset, "Global.dataset")
     if "max_seq_length" in g:
         t.set("data", "max_seq_len", g["max_seq_length"], "Global.max_seq_length")

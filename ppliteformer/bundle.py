@@ -37,26 +37,26 @@ ARM_KERNELS_LABEL = "paddle_lite_arm_kernels_qemu (this .nb on Paddle Lite's ARM
 
 
 def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, pool: int = 200) -> list:
-    """The ``count`` test-split texts (of the first ``pool``) with the widest gap between the top two
+    """The ``count`` test-split inputs (of the first ``pool``) with the widest gap between the top two
     logits, so that a device's rounding cannot flip their label."""
     from .data import read_splits
 
-    texts = [e.text for e in read_splits(workdir / DATA_STAGE).test[:pool]]
     candidates = []
-    for text in texts:
-        logits = reference.run(classifier.arrays([classifier.tokenizer.encode(text).ids]))[0]
+    for e in read_splits(workdir / DATA_STAGE).test[:pool]:
+        logits = reference.run(classifier.arrays([classifier.encode(e.text, e.text_b, warn=False)]))[0]
         top = np.sort(logits)[::-1]
-        candidates.append((float(top[0] - top[1]), text, logits))
+        pair = {} if e.text_b is None else {"text_pair": e.text_b}
+        candidates.append((float(top[0] - top[1]), {"text": e.text, **pair}, logits))
     candidates.sort(key=lambda c: -c[0])
-    return [{"text": text, "label": classifier.labels[int(logits.argmax())], "logits": [float(x) for x in logits]}
-            for _, text, logits in candidates[:count]]
+    return [{**sample, "label": classifier.labels[int(logits.argmax())], "logits": [float(x) for x in logits]}
+            for _, sample, logits in candidates[:count]]
 
 
 def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolchain) -> list:
     """The same samples with the logits Paddle Lite's ARM kernels give (under qemu)."""
     from .arm.emulator import ArmEmulator
 
-    feeds = [classifier.arrays([classifier.tokenizer.encode(s["text"]).ids]) for s in samples]
+    feeds = [classifier.arrays([classifier.encode(s["text"], s.get("text_pair"), warn=False)]) for s in samples]
     outputs = ArmEmulator(toolchain).run(arm_nb, feeds)
     return [{**s, "label": classifier.labels[int(out[0].argmax())], "logits": [float(x) for x in out[0]]}
             for s, out in zip(samples, outputs)]

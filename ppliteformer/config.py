@@ -18,7 +18,7 @@ from .steps import INT8_PROGRAM, all_steps, get_step, step_names
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "builtin"            # "builtin" or a local .tsv / .jsonl file
+    source: str = "builtin"            # "builtin", "builtin_pairs" or a local .tsv / .jsonl file (texts or pairs)
     split: typing.Tuple[float, ...] = (0.8, 0.1, 0.1)  # train, dev, test fractions
     seed: int = 42
     max_seq_len: int = 128

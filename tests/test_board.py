@@ -30,8 +30,9 @@ def board(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory, corpus_tsv):
-    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run."""
+def bundles(tmp_path_factory, corpus_tsv, pair_run):
+    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, and the sentence-pair
+    run's final arm bundle ("pair")."""
     from ppliteformer.arm.toolchain import ensure_toolchain
     from ppliteformer.bundle import make_bundle
     from ppliteformer.workflow import run_strategy
@@ -42,8 +43,10 @@ def bundles(tmp_path_factory, corpus_tsv):
     report = run_strategy(strategy, workdir=workdir)
     assert report.final == "qat" and report.artifact("qat").int8
     teacher = make_bundle(workdir, "teacher", workdir / "bundle", arm_toolchain=ensure_toolchain())
+    pair_workdir, pair_report = pair_run
     return {"fp32": workdir / "bundle" / "teacher-arm", "int8": workdir / "bundle" / "qat-arm",
-            "x86": next(b for b in teacher if b.name == "teacher-x86")}
+            "x86": next(b for b in teacher if b.name == "teacher-x86"),
+            "pair": pair_workdir / "bundle" / f"{pair_report.final}-arm"}
 
 
 def run_on_board(board, bundle, out, *extra):
@@ -55,7 +58,7 @@ def run_on_board(board, bundle, out, *extra):
 
 
 @needs_board
-@pytest.mark.parametrize("kind", ["fp32", "int8"])
+@pytest.mark.parametrize("kind", ["fp32", "int8", "pair"])
 def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundles, kind, tmp_path):
     done = run_on_board(board, bundles[kind], tmp_path / "board.json")
     assert done.returncode == 0, done.stderr
@@ -67,9 +70,11 @@ def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundl
     assert sorted(shipped) == ["libgomp.so.1", "libpaddle_light_api_shared.so", "libppl_lite.so"]
     board_has = board.ssh("python3 -c 'import paddlelite'; ls /usr/lib/aarch64-linux-gnu")
     assert "No module named 'paddlelite'" in board_has.stderr and "libgomp.so.1" not in board_has.stdout.split()
-    text = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 质量很好")
-    label, probability, echoed = text.stdout.strip().split("\t")
-    assert text.returncode == 0 and label in ("negative", "positive") and 0.5 <= float(probability) <= 1
+    pair = " --text-pair 太差了" if kind == "pair" else ""
+    text = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 质量很好{pair}")
+    label, probability, *echoed = text.stdout.strip().split("\t")
+    labels = ("different", "same") if kind == "pair" else ("negative", "positive")
+    assert text.returncode == 0 and label in labels and 0.5 <= float(probability) <= 1, text.stderr
     assert text.stderr == "", "Paddle Lite's [I ...] log lines (or anything else) reached the user's screen"
 
 

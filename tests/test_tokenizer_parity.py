@@ -23,3 +23,27 @@ def test_standalone_tokenizer_equals_training_tokenizer_on_every_test_text(tmp_p
     mismatches = [t for t, a, b in zip(texts, training, deployed) if a != b]
     assert not mismatches, f"{len(mismatches)} texts tokenize differently, e.g. {mismatches[:3]}"
     assert len(splits.test) > 1700
+
+
+def test_sentence_pairs_encode_alike_for_training_and_the_device_truncation_included(tmp_path):
+    """[CLS] a [SEP] b [SEP], type ids 0 then 1, truncated longest first, by PaddleNLP and by predict.py."""
+    from ppliteformer.data import builtin_pair_splits
+    from ppliteformer.device.predictor import SegmentedIds, TextClassifier
+    from ppliteformer.training import encode_examples
+
+    splits = builtin_pair_splits((0.8, 0.1, 0.1), seed=3)
+    vocab_file = tmp_path / "vocab.txt"
+    write_vocab(build_vocab([e.text for e in splits.train[:2000]]), vocab_file)
+    (tmp_path / "ppliteformer_meta.json").write_text(
+        '{"labels": ["different", "same"], "max_seq_len": 40, "do_lower_case": true, "text_pair": true}')
+    (tmp_path / "model.nb").write_bytes(b"")
+    device = TextClassifier(tmp_path, load_model=False)
+    pairs = splits.test[:300]
+    training = encode_examples(load_tokenizer(str(vocab_file)), pairs, 40)
+    deployed = [device.encode(e.text, e.text_b, warn=False) for e in pairs]
+    assert all(isinstance(ids, SegmentedIds) for ids in training + deployed)
+    mismatches = [e for e, a, b in zip(pairs, training, deployed) if a != b or a.type_ids != b.type_ids]
+    assert not mismatches, f"{len(mismatches)} of {len(pairs)} pairs encode differently, e.g. {mismatches[:2]}"
+    assert sum(len(ids) == 40 for ids in training) > 100  # truncation was exercised
+    sep = [ids.type_ids.index(1) for ids in training]
+    assert all(ids[s - 1] == ids[-1] for ids, s in zip(training, sep))  # a [SEP] closes each segment

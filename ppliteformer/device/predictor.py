@@ -70,18 +70,29 @@ def mkl_avx2_env() -> dict:
     return {"MKL_DEBUG_CPU_TYPE": "5"} if cpu_vendor() == "AuthenticAMD" else {}
 
 
+class SegmentedIds(list):
+    """The token ids of a sentence pair, with ``type_ids``: 0 for [CLS], the first text and its [SEP],
+    1 for the second text and its [SEP]. A plain list of ids is one text (type ids all 0)."""
+
+    def __init__(self, ids, type_ids):
+        super().__init__(ids)
+        self.type_ids = list(type_ids)
+
+
 def batch_arrays(ids_list, pad_id: int = 0, pad_to: int | None = None, id_dtype: str = "int64") -> dict:
-    """Pad token-id lists into the four model inputs, in the exported input order; the three id
-    inputs in ``id_dtype`` (the model's, see ``read_id_dtype``), the mask in float32."""
+    """Pad token-id lists (or ``SegmentedIds`` of pairs) into the four model inputs, in the exported
+    input order; the three id inputs in ``id_dtype`` (the model's, see ``read_id_dtype``), the mask in float32."""
     length = pad_to or max(len(ids) for ids in ids_list)
     input_ids = np.full((len(ids_list), length), pad_id, dtype=id_dtype)
+    type_ids = np.zeros_like(input_ids)
     mask = np.zeros((len(ids_list), length), dtype="float32")
     for row, ids in enumerate(ids_list):
         input_ids[row, :len(ids)] = ids
+        if isinstance(ids, SegmentedIds):
+            type_ids[row, :len(ids)] = ids.type_ids
         mask[row, :len(ids)] = 1.0
     positions = np.broadcast_to(np.arange(length, dtype=id_dtype), input_ids.shape).copy()
-    return {"input_ids": input_ids, "token_type_ids": np.zeros_like(input_ids),
-            "position_ids": positions, "attention_mask": mask}
+    return {"input_ids": input_ids, "token_type_ids": type_ids, "position_ids": positions, "attention_mask": mask}
 
 
 def read_id_dtype(folder) -> str:
@@ -376,6 +387,7 @@ class TextClassifier:
         self.max_seq_len = int(self.meta["max_seq_len"])
         self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta["do_lower_case"], self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
+        self.text_pair = bool(self.meta.get("text_pair", False))  # a sentence-pair model: two texts in
         self.id_dtype = read_id_dtype(folder)
         self.model = open_model(nb_path, threads, self.id_dtype) if load_model else None
 
@@ -383,21 +395,49 @@ class TextClassifier:
         """The model's four inputs for token-id lists, ids in the dtype the model was exported with."""
         return batch_arrays(ids_list, self.pad_id, id_dtype=self.id_dtype)
 
-    def encode(self, text: str) -> list:
-        encoding = self.tokenizer.encode(text)
-        if encoding.overflowing:
-            print(f"warning: text longer than {self.max_seq_len} tokens was truncated: "
+    def encode(self, text: str, text_pair: str | None = None, warn: bool = True) -> list:
+        """Token ids of one text, or ``SegmentedIds`` of a pair (truncated longest first, as PaddleNLP does);
+        ``warn``: say so on stderr when the input was truncated."""
+        if (text_pair is not None) != self.text_pair:
+            raise PredictorError("this model classifies sentence pairs: give each text with its second text "
+                                 "(--text with --text-pair, or text_a<TAB>text_b lines in --file)" if self.text_pair
+                                 else "this model classifies single texts; --text-pair is for sentence-pair models")
+        if text_pair is None:
+            encoding = self.tokenizer.encode(text)
+            ids, truncated = encoding.ids, bool(encoding.overflowing)
+        else:
+            ids, truncated = self._encode_pair(text, text_pair)
+        if truncated and warn:
+            print(f"warning: input longer than {self.max_seq_len} tokens was truncated: "
                   f"{text[:30]!r}...", file=sys.stderr)
-        return encoding.ids
+        return ids
 
-    def predict(self, text: str) -> dict:
-        if not text.strip():
+    def _encode_pair(self, text: str, text_pair: str):
+        """PaddleNLP's pair encoding: both texts' pieces cut one at a time from the longer one (the second on
+        a tie) until [CLS] a [SEP] b [SEP] fits max_seq_len. (`tokenizers`' own pair truncation breaks ties the
+        other way, so it is done here.)"""
+        first, second = (self.tokenizer.encode(t, add_special_tokens=False) for t in (text, text_pair))
+        a, b = first.ids, second.ids
+        truncated = bool(first.overflowing or second.overflowing)
+        budget = self.max_seq_len - 3
+        while len(a) + len(b) > budget:
+            truncated = True
+            if len(a) > len(b):
+                a = a[:-1]
+            else:
+                b = b[:-1]
+        cls, sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        return SegmentedIds([cls, *a, sep, *b, sep], [0] * (len(a) + 2) + [1] * (len(b) + 1)), truncated
+
+    def predict(self, text: str, text_pair: str | None = None) -> dict:
+        if not text.strip() or (text_pair is not None and not text_pair.strip()):
             raise PredictorError("The text is empty; give at least one non-space character.")
-        logits = self.model.run(self.arrays([self.encode(text)]))[0]
+        logits = self.model.run(self.arrays([self.encode(text, text_pair)]))[0]
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = int(probs.argmax())
-        return {"text": text, "label": self.labels[best], "probability": float(probs[best]),
+        pair = {} if text_pair is None else {"text_pair": text_pair}
+        return {"text": text, **pair, "label": self.labels[best], "probability": float(probs[best]),
                 "logits": [float(x) for x in logits]}
 
 
@@ -419,6 +459,7 @@ def read_selfcheck(check_file, classes: int):
     for number, sample in enumerate(samples, start=1):
         logits = sample.get("logits") if isinstance(sample, dict) else None
         ok = (isinstance(sample, dict) and isinstance(sample.get("text"), str) and isinstance(sample.get("label"), str)
+              and isinstance(sample.get("text_pair", ""), str)
               and isinstance(logits, list) and len(logits) == classes
               and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in logits))
         if not ok:
@@ -436,7 +477,7 @@ def self_check(classifier: TextClassifier, check_file) -> dict:
     samples, atol = read_selfcheck(check_file, len(classifier.labels))
     results = []
     for sample in samples:
-        got = classifier.predict(sample["text"])
+        got = classifier.predict(sample["text"], sample.get("text_pair"))
         diff = float(np.abs(np.asarray(got["logits"]) - np.asarray(sample["logits"])).max())
         results.append({"text": sample["text"], "expected_label": sample["label"], "label": got["label"],
                         "max_abs_logit_diff": diff, "ok": got["label"] == sample["label"] and diff <= atol})
@@ -473,13 +514,13 @@ def measure_latency(model, inputs: dict, warmup: int, repeats: int) -> dict:
 
 
 class _EndToEnd:
-    """One text through tokenizer, input arrays, the model and the softmax: what an app waits for."""
+    """One input through tokenizer, input arrays, the model and the softmax: what an app waits for."""
 
-    def __init__(self, classifier: TextClassifier, text: str):
-        self.classifier, self.text = classifier, text
+    def __init__(self, classifier: TextClassifier, text: str, text_pair: str | None):
+        self.classifier, self.text, self.text_pair = classifier, text, text_pair
 
     def run(self, _inputs):
-        return self.classifier.predict(self.text)
+        return self.classifier.predict(self.text, self.text_pair)
 
 
 def benchmark(classifier: TextClassifier, threads: int, warmup: int, repeats: int) -> dict:
@@ -489,26 +530,54 @@ def benchmark(classifier: TextClassifier, threads: int, warmup: int, repeats: in
     result = measure_latency(classifier.model, classifier.arrays([ids]), warmup, repeats)
     vocab = [t for t, _ in sorted(classifier.tokenizer.get_vocab().items(), key=lambda item: item[1])
              if len(t) == 1 and "\u4e00" <= t <= "\u9fff"] or ["a"]
-    text = "".join(vocab[i % len(vocab)] for i in range(classifier.max_seq_len - 2))  # + [CLS] and [SEP]
-    end_to_end = measure_latency(_EndToEnd(classifier, text), {}, warmup, repeats)
-    end_to_end["tokens"] = len(classifier.encode(text))
+    if classifier.text_pair:  # two halves: + [CLS] and two [SEP]
+        chars = "".join(vocab[i % len(vocab)] for i in range(classifier.max_seq_len - 3))
+        text, text_pair = chars[:len(chars) // 2], chars[len(chars) // 2:]
+    else:  # + [CLS] and [SEP]
+        text, text_pair = "".join(vocab[i % len(vocab)] for i in range(classifier.max_seq_len - 2)), None
+    end_to_end = measure_latency(_EndToEnd(classifier, text, text_pair), {}, warmup, repeats)
+    end_to_end["tokens"] = len(classifier.encode(text, text_pair))
     result.update({"threads": threads, "batch_size": 1, "seq_len": classifier.max_seq_len,
                    "machine": platform.machine(), "timed": "model", "end_to_end": end_to_end})
     return result
 
 
-def _iter_texts(args):
-    yield from args.text or []
+def _command_line_text(text: str, flag: str) -> str:
+    """A --text / --text-pair value; bytes that are not UTF-8 (Python keeps them as surrogates) are refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PredictorError(f"{flag} {text.encode('utf-8', 'surrogateescape')[:30]!r} is not valid UTF-8. Give "
+                             "the text in UTF-8 (check the terminal's or the calling program's encoding).") from None
+    return text
+
+
+def _iter_inputs(args, pairs: bool):
+    """(text, text_pair or None) from --text [--text-pair] and --file (text_a<TAB>text_b lines for pairs)."""
+    texts = [_command_line_text(t, "--text") for t in args.text or []]
+    seconds = [_command_line_text(t, "--text-pair") for t in args.text_pair or []]
+    if seconds and len(seconds) != len(texts):
+        raise PredictorError(f"{len(texts)} --text but {len(seconds)} --text-pair: give one --text-pair after "
+                             "each --text.")
+    yield from zip(texts, seconds or [None] * len(texts))
     if args.file:
         with open(args.file, "rb") as f:
             for lineno, raw in enumerate(f, start=1):
                 try:
-                    line = raw.decode("utf-8").rstrip("\r\n")
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
                 except UnicodeDecodeError:
                     raise PredictorError(f"{args.file}, line {lineno}: not valid UTF-8. "
                                          "Re-save the file as UTF-8.") from None
-                if line.strip():
-                    yield line
+                if not line.strip():
+                    continue
+                if not pairs:
+                    yield line, None
+                elif line.count("\t") != 1:
+                    raise PredictorError(f"{args.file}, line {lineno}: a sentence-pair model reads "
+                                         "text_a<TAB>text_b lines (one tab); this line has "
+                                         f"{line.count(chr(9))}.")
+                else:
+                    yield tuple(line.split("\t"))
 
 
 def _summary(result: dict) -> str:
@@ -528,7 +597,10 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True, help="model folder (model.nb, vocab.txt, "
                         f"{META_FILE}) or the .nb file inside it")
     parser.add_argument("--text", action="append", help="a text to classify (repeatable)")
-    parser.add_argument("--file", help="a UTF-8 file of texts, one per line")
+    parser.add_argument("--text-pair", action="append", help="the second text of a sentence pair, one after "
+                        "each --text (sentence-pair models)")
+    parser.add_argument("--file", help="a UTF-8 file of texts, one per line (text_a<TAB>text_b for a "
+                        "sentence-pair model)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per text")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (ARM builds)")
     parser.add_argument("--selfcheck", help="a bundle's selfcheck.json: compare labels and logits, exit 1 on mismatch")
@@ -541,8 +613,8 @@ def main(argv=None) -> int:
         parser.error("give --text, --file, --selfcheck or --bench")
     if args.threads < 1 or args.warmup < 0 or args.repeats < 1:
         parser.error("--threads and --repeats must be at least 1, --warmup at least 0")
-    if args.file and not os.path.isfile(args.file):
-        parser.error(f"--file {args.file}: no such file")
+    if args.file and (not os.path.exists(args.file) or os.path.isdir(args.file)):
+        parser.error(f"--file {args.file}: " + ("a folder, not a file" if os.path.isdir(args.file) else "no such file"))
     os.environ.update(mkl_avx2_env())
     try:
         classifier = TextClassifier(args.model, args.threads)
@@ -551,12 +623,13 @@ def main(argv=None) -> int:
                 benchmark(classifier, args.threads, args.warmup, args.repeats)
             print(json.dumps(result, ensure_ascii=False) if args.json else _summary(result), flush=True)
             return 1 if args.selfcheck and not result["passed"] else 0
-        for text in _iter_texts(args):
-            result = classifier.predict(text)
+        for text, text_pair in _iter_inputs(args, classifier.text_pair):
+            result = classifier.predict(text, text_pair)
             if args.json:
                 print(json.dumps(result, ensure_ascii=False), flush=True)
             else:
-                print(f"{result['label']}\t{result['probability']:.4f}\t{text}", flush=True)
+                shown = text if text_pair is None else f"{text}\t{text_pair}"
+                print(f"{result['label']}\t{result['probability']:.4f}\t{shown}", flush=True)
     except PredictorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

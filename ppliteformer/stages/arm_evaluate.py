@@ -26,7 +26,7 @@ from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, logits_over
 from ..device.predictor import batch_arrays, read_id_dtype
-from ..training import encode_texts
+from ..training import encode_examples
 from .evaluate import compare_logits
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     cfg = strategy.arm
     emulator = ArmEmulator(toolchain, cfg.cpu)
     tokenizer = load_tokenizer(str(model_dir))
-    ids = encode_texts(tokenizer, [e.text for e in splits.test], strategy.data.max_seq_len)
+    ids = encode_examples(tokenizer, splits.test, strategy.data.max_seq_len)
     labels = np.asarray([splits.labels.index(e.label) for e in splits.test])
     id_dtype = read_id_dtype(model_dir)
     feeds = [batch_arrays([row], tokenizer.pad_token_id, id_dtype=id_dtype) for row in ids]

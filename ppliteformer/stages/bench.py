@@ -28,12 +28,11 @@ def median_test_length(data_dir, model_dir) -> int:
     """The median token count of the test split's texts under the model's own tokenizer ([CLS] and
     [SEP] included): what a typical request costs, beside the bench length's worst case."""
     from ..modeling import load_tokenizer
-    from ..training import encode_texts
+    from ..training import encode_examples
 
     meta = json.loads((Path(model_dir) / META_FILE).read_text())
     tokenizer = load_tokenizer(str(model_dir))
-    lengths = [len(ids) for ids in encode_texts(tokenizer, [e.text for e in read_splits(data_dir).test],
-                                                int(meta["max_seq_len"]))]
+    lengths = [len(ids) for ids in encode_examples(tokenizer, read_splits(data_dir).test, int(meta["max_seq_len"]))]
     return int(np.median(lengths))
 
 

@@ -17,9 +17,11 @@ def prepare_data(cfg: DataConfig, out_dir) -> DatasetSplits:
     splits = load_splits(cfg.source, cfg.split, cfg.seed)
     write_json_atomic(Path(out_dir) / SPLITS_FILE, splits.to_json())
     s = splits.stats
-    log.info(f"data: {s['rows']} rows, {s['distinct_texts']} distinct texts, "
+    inputs = "texts" if not splits.pairs or "derived" in s else "pairs"
+    derived = f" ({s['derived']})" if "derived" in s else ""
+    log.info(f"data: {s['rows']} rows, {s['distinct_texts']} distinct {inputs}, "
              f"{s['contradictory_dropped']} labelled both ways dropped -> train {s['train']}, "
-             f"dev {s['dev']}, test {s['test']} (labels: {', '.join(splits.labels)})")
+             f"dev {s['dev']}, test {s['test']}{derived} (labels: {', '.join(splits.labels)})")
     return splits
 
 

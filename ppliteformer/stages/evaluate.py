@@ -13,7 +13,7 @@ from ..layout import NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, logits_over, open_lite
-from ..training import encode_texts
+from ..training import encode_examples
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def evaluate_models(export_dir, x86_nb, splits: DatasetSplits, cfg: EvaluateConf
                     label: str = "evaluate", int8: bool = False) -> dict:
     """Accuracy of each runtime on the test split; raises if Lite and Paddle Inference disagree."""
     tokenizer = load_tokenizer(str(export_dir))
-    ids = encode_texts(tokenizer, [e.text for e in splits.test], max_seq_len)
+    ids = encode_examples(tokenizer, splits.test, max_seq_len)
     labels = np.asarray([splits.labels.index(e.label) for e in splits.test])
     reference = logits_over(PaddleInferenceModel(export_dir), ids, tokenizer.pad_token_id, batch_size=32)
     metrics = {"test_texts": len(ids), "accuracy": float((reference.argmax(-1) == labels).mean())}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..data import DatasetSplits, read_splits
+from ..data import DatasetSplits, read_splits, texts_of
 from ..errors import DataError
 from ..layout import ENCODER_FILE, PRETRAIN
 from ..modeling import build_vocab, load_tokenizer, preset_config, write_vocab
@@ -32,13 +32,13 @@ def pretrain_teacher_encoder(cfg, teacher_cfg, data_cfg, splits: DatasetSplits, 
     from ..pretraining import pretrain_encoder
 
     out_dir = Path(out_dir)
-    train_texts = [e.text for e in splits.train]
+    train_texts = texts_of(splits.train)
     texts = train_texts if cfg.text_file == "-" else unlabelled_texts(cfg.text_file)
     vocab_texts = train_texts if cfg.text_file == "-" else train_texts + texts
     write_vocab(build_vocab(vocab_texts, teacher_cfg.vocab_min_freq), out_dir / "vocab.txt")
     tokenizer = load_tokenizer(str(out_dir / "vocab.txt"))
     config = preset_config(teacher_cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len)
-    state, metrics = pretrain_encoder(config, tokenizer, texts, [e.text for e in splits.dev], data_cfg.max_seq_len, cfg)
+    state, metrics = pretrain_encoder(config, tokenizer, texts, texts_of(splits.dev), data_cfg.max_seq_len, cfg)
     paddle.save(state, str(out_dir / ENCODER_FILE))
     log.info("pretrain: masked-LM on %d texts, %d steps; dev masked-token accuracy %.4f -> %.4f", metrics["texts"],
              metrics["steps"], metrics["dev_masked_accuracy_before"], metrics["dev_masked_accuracy_after"])

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from ..config import DataConfig, TeacherConfig
-from ..data import DatasetSplits
+from ..data import DatasetSplits, texts_of
 from ..errors import ModelFileError, StageError
 from ..inference_import import is_inference_model_folder, rebuild_from_inference_model
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
@@ -15,7 +15,7 @@ from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameter
 from ..layout import ENCODER_FILE, PRETRAIN, TASK_FILE
 from ..pipeline import Stage
 from ..records import StepResult
-from ..training import dev_accuracy, encode_texts, train_classifier
+from ..training import dev_accuracy, encode_examples, train_classifier
 from ..data import read_splits
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
         if pretrained is not None:
             shutil.copy(pretrained / "vocab.txt", vocab_file)
         else:
-            write_vocab(build_vocab([e.text for e in splits.train], cfg.vocab_min_freq), vocab_file)
+            write_vocab(build_vocab(texts_of(splits.train), cfg.vocab_min_freq), vocab_file)
         tokenizer = load_tokenizer(str(vocab_file))
         model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len))
         if pretrained is not None:
@@ -84,13 +84,14 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
     model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir, None if pretrained is None else Path(pretrained))
     label_id = {label: i for i, label in enumerate(splits.labels)}
     (out_dir / TASK_FILE).write_text(json.dumps({"labels": list(splits.labels),
-                                                 "max_seq_len": data_cfg.max_seq_len}), encoding="utf-8")
+                                                 "max_seq_len": data_cfg.max_seq_len,
+                                                 "text_pair": splits.pairs}), encoding="utf-8")
 
     def save(m, dev_acc=None):
         m.save_pretrained(str(out_dir))
         tokenizer.save_pretrained(str(out_dir))
 
-    dev_ids = encode_texts(tokenizer, [e.text for e in splits.dev], data_cfg.max_seq_len)
+    dev_ids = encode_examples(tokenizer, splits.dev, data_cfg.max_seq_len)
     dev_labels = [label_id[e.label] for e in splits.dev]
     if not cfg.train:
         model.eval()
@@ -98,7 +99,7 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplit
         _check_expected_accuracy(cfg, acc)
         save(model)
         return StepResult(dev_accuracy_after=acc, parameters=count_parameters(model), details={"trained": False})
-    train_ids = encode_texts(tokenizer, [e.text for e in splits.train], data_cfg.max_seq_len)
+    train_ids = encode_examples(tokenizer, splits.train, data_cfg.max_seq_len)
     result = train_classifier(
         model, train_ids, [label_id[e.label] for e in splits.train],
         dev_ids, dev_labels,

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..layout import MODEL_FILE, PARAMS_FILE, TEACHER_LOGITS_FILE
 from ..data import read_splits
-from ..training import dev_accuracy, encode_texts, train_classifier
+from ..training import dev_accuracy, encode_examples, train_classifier
 
 log = logging.getLogger("ppliteformer.steps")
 
@@ -21,11 +21,11 @@ class StepData:
     def __init__(self, data_dir, tokenizer, max_seq_len: int):
         self.splits = read_splits(data_dir)
         label_id = {label: i for i, label in enumerate(self.splits.labels)}
-        self.train_ids = encode_texts(tokenizer, [e.text for e in self.splits.train], max_seq_len)
-        self.dev_ids = encode_texts(tokenizer, [e.text for e in self.splits.dev], max_seq_len)
+        self.train_ids = encode_examples(tokenizer, self.splits.train, max_seq_len)
+        self.dev_ids = encode_examples(tokenizer, self.splits.dev, max_seq_len)
         self.train_labels = [label_id[e.label] for e in self.splits.train]
         self.dev_labels = [label_id[e.label] for e in self.splits.dev]
-        self.test_ids = encode_texts(tokenizer, [e.text for e in self.splits.test], max_seq_len)
+        self.test_ids = encode_examples(tokenizer, self.splits.test, max_seq_len)
         self.test_labels = [label_id[e.label] for e in self.splits.test]
         self.pad_id = tokenizer.pad_token_id
 
