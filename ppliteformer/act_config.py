@@ -10,6 +10,7 @@ Standard library only: it runs before Paddle is imported.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .data import BUILTIN, BUILTIN_PAIRS
@@ -25,6 +26,17 @@ _UNSUPPORTED = {
     "MultiTeacherDistillation": "ppliteformer distils from one teacher, the model in Global.model_dir",
 }
 _LINEAR_OPS = {"mul", "matmul", "matmul_v2"}
+# ACT's NLP task names (PaddleSlim's example/auto_compression/nlp and its Hugging Face examples): those served
+# (sentence classification, single texts or pairs), and those of tasks ppliteformer does not serve, with why.
+_SERVED_TASKS = {"tnews", "iflytek", "afqmc", "ocnli", "cmnli", "csl", "cluewsc", "cluewsc2020", "cola", "sst-2",
+                 "sst2", "qnli", "mnli", "qqp", "mrpc", "rte", "wnli"}
+_UNSERVED_TASKS = {"sts-b": "a regression task (a similarity score, not a class)",
+                   "stsb": "a regression task (a similarity score, not a class)",
+                   "uie": "information extraction (UIE: start/end span probabilities)",
+                   "msra_ner": "token classification (named entities)",
+                   "peoples_daily_ner": "token classification (named entities)"}
+# The metric a task's origin_metric is, where it is not accuracy (PaddleSlim's example/auto_compression/nlp).
+_NOT_ACCURACY = {"cola": "a Matthews correlation", "sts-b": "a Pearson correlation", "stsb": "a Pearson correlation"}
 _DATASET_FILES = (".tsv", ".jsonl")
 # ACT's automatic strategy for a Transformer (auto_compression/auto_strategy.py: 'prune_0.25_int8').
 _AUTO_PRUNED_RATIO = 0.25
@@ -87,14 +99,25 @@ def _global(t: _Translation, g: dict):
     if "model_dir" not in g:
         t.fail("Global.model_dir", "missing. Point it at the exported inference model to compress "
                "(.pdmodel, .pdiparams and vocab.txt), as ACT needs.")
-    model_dir = Path(str(g["model_dir"]))
+    _served_task(t, g)
+    written = str(g["model_dir"])
+    model_dir = Path(written)
     for key, suffix in (("model_filename", ".pdmodel"), ("params_filename", ".pdiparams")):
         if key in g and (not str(g[key]).endswith(suffix) or model_dir.is_dir() and not (model_dir / str(g[key])).is_file()):
             t.fail(f"Global.{key}", f"'{g[key]}' is not a {suffix} file in {model_dir}. Name the exported "
                    f"program's {suffix} file there.")
-    t.set("teacher", "source", str(model_dir), "Global.model_dir",
+        if key in g:
+            t.set("teacher", key, str(g[key]), f"Global.{key}", "the program in the folder to rebuild the teacher from")
+    # ACT reads model_dir as a local folder, never a hub name: keep it a path ('TNEWS' -> './TNEWS'), so that a
+    # missing folder is reported before any stage runs.
+    source = written if written.startswith((".", "/", "~")) or "/" in written else f"./{written}"
+    t.set("teacher", "source", source, "Global.model_dir",
           "the fine-tuned model, used as it is, teacher.train: false; read, never written")
-    dataset = str(g.get("dataset", "builtin"))
+    if "dataset" not in g:
+        t.fail("Global.dataset", "missing. ACT's scripts take the data from their own arguments; ppliteformer "
+               "reads it from Global.dataset: a .tsv or .jsonl file of the task's own data ((text, label) rows, "
+               "or (text_a, text_b, label) rows for a sentence-pair task), or 'builtin' for the built-in reviews.")
+    dataset = str(g["dataset"])
     if dataset not in (BUILTIN, BUILTIN_PAIRS) and not dataset.endswith(_DATASET_FILES):
         t.fail("Global.dataset", f"'{dataset}' is a dataset name that PaddleNLP downloads; ppliteformer reads "
                "local files. Set Global.dataset to a .tsv or .jsonl file of the task's own data: (text, label) "
@@ -117,7 +140,23 @@ def _global(t: _Translation, g: dict):
     return None if "batch_size" not in g else _positive_int(t, "Global.batch_size", g["batch_size"])
 
 
-def _train_settings(t: _Translation, c: dict) -> dict:
+def _served_task(t: _Translation, g: dict) -> None:
+    """A config for a task ppliteformer does not serve is refused, naming the task (by Global.task_name, or
+    a UIE model folder or program name)."""
+    task = str(g.get("task_name", "")).lower()
+    words = re.split(r"[^a-z0-9]+", " ".join(str(g.get(k, "")) for k in ("model_dir", "model_filename")).lower())
+    if not task and "uie" in words:
+        task = "uie"
+    if task in _UNSERVED_TASKS:
+        t.fail("Global.task_name" if "task_name" in g else "Global.model_dir",
+               f"'{task}' is {_UNSERVED_TASKS[task]}, which ppliteformer does not compress: it serves sentence "
+               "classification of single texts and of sentence pairs. Use ACT itself for this model.")
+    if task and task not in _SERVED_TASKS:
+        t.warn("Global.task_name", f"'{task}' is not one of ACT's example tasks; it runs as sentence "
+               "classification of the texts (or sentence pairs) in Global.dataset")
+
+
+def _train_settings(t: _Translation, c: dict, task: str) -> dict:
     """TrainConfig -> the settings every training step takes (epochs, learning_rate, weight_decay)."""
     _check_keys(t, "TrainConfig", c, {"epochs", "train_iter", "learning_rate", "optimizer_builder", "eval_iter",
                                       "logging_iter", "origin_metric", "target_metric", "amp_config",
@@ -144,7 +183,10 @@ def _train_settings(t: _Translation, c: dict) -> dict:
                "optimizer: {type: AdamW} or remove optimizer_builder.")
     if isinstance(builder, dict) and "weight_decay" in builder:
         out["weight_decay"] = builder["weight_decay"]
-    if c.get("origin_metric") is not None:
+    if c.get("origin_metric") is not None and task in _NOT_ACCURACY:
+        t.warn("TrainConfig.origin_metric", f"{c['origin_metric']!r} is {_NOT_ACCURACY[task]} for {task}, not an "
+               "accuracy, so it is not compared with the teacher's dev accuracy (ppliteformer measures accuracy)")
+    elif c.get("origin_metric") is not None:
         t.set("teacher", "expected_dev_accuracy", float(c["origin_metric"]), "TrainConfig.origin_metric",
               "checked on the dev split before compressing, within 0.05 as ACT does; ACT checks it only "
               "when an eval function is passed")
@@ -157,6 +199,17 @@ def _train_settings(t: _Translation, c: dict) -> dict:
     return out
 
 
+def _check_quantize_op_types(t: _Translation, name: str, q: dict) -> None:
+    """ACT quantizes only the listed op types: a list without a Transformer's linear ops leaves it float."""
+    ops = q.get("quantize_op_types")
+    if ops is not None and not isinstance(ops, list):
+        t.fail(f"{name}.quantize_op_types", f"expected a list of op types, got {str(ops)[:60]!r}.")
+    if ops is not None and not _LINEAR_OPS & set(map(str, ops)):
+        t.fail(f"{name}.quantize_op_types", f"{str(ops)[:80]} quantizes nothing in a Transformer (its layers are "
+               f"matmul_v2 ops), so the model would stay float. List {', '.join(sorted(_LINEAR_OPS))} or remove "
+               "the key.")
+
+
 def _quant_aware(t: _Translation, name: str, q: dict, distillation: bool) -> None:
     _check_keys(t, name, q, {"quantize_op_types", "weight_bits", "activation_bits", "not_quant_pattern",
                              "use_pact", "activation_quantize_type", "weight_quantize_type", "dtype",
@@ -164,13 +217,10 @@ def _quant_aware(t: _Translation, name: str, q: dict, distillation: bool) -> Non
     if name == "Quantization":
         t.warn("Quantization", "PaddleSlim 2.6's ACT does not know this section name (it reads QuantAware) and "
                "would drop it silently, compressing without int8; mapped to qat, as the author meant")
-    ops = q.get("quantize_op_types")
-    if ops is not None and not isinstance(ops, list):
-        t.fail(f"{name}.quantize_op_types", f"expected a list of op types, got {ops!r}.")
-    if ops is not None and not _LINEAR_OPS & set(ops):
-        t.fail(f"{name}.quantize_op_types", f"{ops} quantizes nothing in a Transformer (its layers are "
-               f"matmul_v2 ops), so the model would stay float. List {', '.join(sorted(_LINEAR_OPS))} or remove "
-               "the key.")
+    _check_quantize_op_types(t, name, q)
+    if q.get("use_pact"):
+        t.warn(f"{name}.use_pact", "PACT (a learned activation clip) is not part of ppliteformer's qat; it runs "
+               "with moving-average abs-max activation scales instead")
     for key in ("weight_bits", "activation_bits"):
         if key in q:
             t.set("qat", key, q[key], f"{name}.{key}")
@@ -190,6 +240,7 @@ def _quant_post(t: _Translation, q: dict, hpo: bool) -> None:
                                     "weight_quantize_type", "activation_quantize_type", "simulate_activation_quant",
                                     "skip_tensor_list", "onnx_format", "quantize_op_types", "weight_bits",
                                     "activation_bits"})
+    _check_quantize_op_types(t, "QuantPost", q)
     algo = q.get("algo", "hist")
     if hpo:
         t.warn("HyperParameterOptimization", f"not searched: ptq runs one setting (algo {algo!r}); run ptq with "
@@ -203,6 +254,31 @@ def _quant_post(t: _Translation, q: dict, hpo: bool) -> None:
               "times batch_size: the calibration texts")
     if q.get("recon_level"):
         t.fail("QuantPost.recon_level", "reconstruction PTQ is not run here. Remove it, or use QuantAware.")
+
+
+def _searched_quantization(t: _Translation, q: dict, hpo: dict) -> None:
+    """ACT 2.3 / 2.4's `Quantization` beside `HyperParameterOptimization`: post-training quantization with a
+    search over its settings (PaddleSlim's NLP example: prune with distillation, then PTQ), not QAT."""
+    _check_keys(t, "Quantization", q, {"quantize_op_types", "weight_bits", "activation_bits", "not_quant_pattern",
+                                       "use_pact", "activation_quantize_type", "weight_quantize_type", "dtype",
+                                       "window_size", "moving_rate", "for_tensorrt", "onnx_format",
+                                       "is_full_quantize"})
+    _check_keys(t, "HyperParameterOptimization", hpo, {"ptq_algo", "bias_correct", "weight_quantize_type",
+                                                       "hist_percent", "batch_num", "max_quant_count"})
+    _check_quantize_op_types(t, "Quantization", q)
+    algos = hpo.get("ptq_algo") or ["hist"]
+    algos = algos if isinstance(algos, list) else [algos]
+    t.note("Quantization + HyperParameterOptimization", "ACT 2.3 / 2.4 run these as post-training quantization "
+           "with a search over its settings, not as QAT: mapped to ptq")
+    t.set("ptq", "algo", str(algos[0]), "HyperParameterOptimization.ptq_algo",
+          "the first listed; ACT would search " + ", ".join(map(str, algos)) if len(algos) > 1 else "")
+    if len(algos) > 1 or hpo.get("max_quant_count"):
+        t.warn("HyperParameterOptimization", "not searched: ptq runs one setting; run ptq with the other algo "
+               "values to compare them in one report")
+    if hpo.get("batch_num") is not None:
+        batches = hpo["batch_num"] if isinstance(hpo["batch_num"], list) else [hpo["batch_num"]]
+        t.set("ptq", "calibration_size", 32 * _positive_int(t, "HyperParameterOptimization.batch_num", batches[0]),
+              "HyperParameterOptimization.batch_num", "times ptq's batch size 32: the calibration texts")
 
 
 def _distillation(t: _Translation, d: dict, model_dir: str) -> None:
@@ -229,7 +305,7 @@ def translate(raw: dict, path) -> tuple:
                    "remove it.")
     g = _mapping(t, raw, "Global")
     batch_size = _global(t, g)
-    train = _train_settings(t, _mapping(t, raw, "TrainConfig"))
+    train = _train_settings(t, _mapping(t, raw, "TrainConfig"), str(g.get("task_name", "")).lower())
     if batch_size is not None:
         train["batch_size"] = batch_size
     distillation = "Distillation" in raw
@@ -264,8 +340,12 @@ def translate(raw: dict, path) -> tuple:
         source = "(automatic) TransformerPrune" if auto else "TransformerPrune.pruned_ratio"
         for key in ("head_keep_ratio", "ffn_keep_ratio"):
             t.set("prune", key, round(1 - ratio, 6), source, f"1 - pruned_ratio {ratio}")
+    legacy_ptq = quant == ["Quantization"] and "HyperParameterOptimization" in raw
     if quant == ["QuantPost"]:
         _quant_post(t, _mapping(t, raw, "QuantPost"), "HyperParameterOptimization" in raw)
+        chain.append("ptq")
+    elif legacy_ptq:
+        _searched_quantization(t, _mapping(t, raw, "Quantization"), _mapping(t, raw, "HyperParameterOptimization"))
         chain.append("ptq")
     elif quant or auto:
         _quant_aware(t, quant[0] if quant else "QuantAware", _mapping(t, raw, quant[0]) if quant else {},

@@ -37,6 +37,8 @@ class TeacherConfig(TrainingConfig):
     train: bool = True       # false: use a loaded model as it is (its head must fit the labels)
     expected_dev_accuracy: float = 0.0     # > 0: stop unless the teacher's dev accuracy is this, give or take ...
     expected_accuracy_tolerance: float = 0.05  # ... this much (ACT's origin_metric check)
+    model_filename: str = ""   # an exported inference model folder with several programs: the .pdmodel to use
+    params_filename: str = ""  # ... and its .pdiparams (default: the .pdmodel's name with .pdiparams)
 
     def __post_init__(self):
         super().__post_init__()

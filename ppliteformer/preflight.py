@@ -37,14 +37,14 @@ def check_data_source(source: str) -> None:
         raise DataError(f"{path}: the dataset file cannot be read (permission denied). Make it readable.")
 
 
-def check_model_folder(source: str) -> None:
+def check_model_folder(source: str, model_filename: str = "", params_filename: str = "") -> None:
     folder = Path(source)
     if not folder.is_dir():
         raise ModelFileError(f"{folder}: no such model folder. teacher.source must be 'preset', a PaddleNLP "
                              "model name, a folder written by save_pretrained, or an exported inference model "
                              "folder (.pdmodel, .pdiparams, vocab.txt).")
     if is_inference_model_folder(folder):
-        find_program(folder)  # names what is missing before any stage runs
+        find_program(folder, model_filename or None, params_filename or None)  # what is missing, before any stage
         return
     if not any((folder / n).is_file() for n in _MODEL_CONFIG_FILES) or \
             not any((folder / n).is_file() for n in _MODEL_WEIGHT_FILES):
@@ -68,4 +68,4 @@ def check_strategy_inputs(strategy: Strategy) -> None:
             raise ConfigError(f"{strategy.source_file}: section 'teacher': unknown preset '{teacher.preset}'. "
                               f"Choose one of: {', '.join(PRESETS)}.")
     elif _looks_like_path(teacher.source):
-        check_model_folder(teacher.source)
+        check_model_folder(teacher.source, teacher.model_filename, teacher.params_filename)

@@ -81,9 +81,9 @@ def test_three_act_examples_are_committed_and_translate():
         assert strategy.teacher.source == "work/baseline/export" and strategy.teacher.train is False
         assert strategy.teacher.expected_dev_accuracy == pytest.approx(0.8111)
         assert strategy.act_translation[-1].startswith("chain: ")
-    assert chains["prune_distill_qat"].chain == ("prune", "qat")
-    assert chains["prune_distill_qat"].steps["prune"].head_keep_ratio == pytest.approx(0.75)
-    assert chains["prune_distill_qat"].steps["qat"].learning_rate == pytest.approx(5e-4)
+    assert chains["prune_distill_ptq"].chain == ("prune", "ptq")
+    assert chains["prune_distill_ptq"].steps["prune"].head_keep_ratio == pytest.approx(0.75)
+    assert chains["prune_distill_ptq"].steps["prune"].learning_rate == pytest.approx(5e-4)
     assert chains["auto"].chain == ("prune", "qat")
     assert chains["quant_post"].chain == ("ptq",)
     assert chains["quant_post"].steps["ptq"].calibration_size == 16 * 16
@@ -99,12 +99,12 @@ def test_paddleslim_dataset_names_ask_for_a_local_file(tmp_path):
 @pytest.mark.unit
 def test_paddleslim_configs_translate_once_given_a_local_file(tmp_path, corpus_tsv):
     afqmc = _load(tmp_path, PADDLESLIM_AFQMC.replace("dataset: clue", f"dataset: {corpus_tsv}"))
-    assert afqmc.chain == ("prune", "qat") and afqmc.data.source == str(corpus_tsv)
-    assert afqmc.steps["prune"].epochs == 6 and afqmc.steps["qat"].batch_size == 16
+    assert afqmc.chain == ("prune", "ptq") and afqmc.data.source == str(corpus_tsv)
+    assert afqmc.steps["prune"].epochs == 6 and afqmc.steps["prune"].batch_size == 16
     assert afqmc.teacher.expected_dev_accuracy == pytest.approx(0.7403)
+    assert afqmc.teacher.source == "./afqmc" and afqmc.teacher.model_filename == "inference.pdmodel"
     lines = "\n".join(afqmc.act_translation)
-    assert "warning: Quantization: PaddleSlim 2.6's ACT does not know this section name" in lines
-    assert "warning: HyperParameterOptimization: ignored" in lines
+    assert "ACT 2.3 / 2.4 run these as post-training quantization with a search" in lines
     sst2 = _load(tmp_path, PADDLESLIM_HF_SST2.replace("dataset: glue", f"dataset: {corpus_tsv}"))
     lines = "\n".join(sst2.act_translation)
     assert sst2.chain == ("prune", "qat") and "warning: (no strategy section)" in lines
@@ -112,8 +112,47 @@ def test_paddleslim_configs_translate_once_given_a_local_file(tmp_path, corpus_t
         assert f"Global.{key}:" in lines and "not used" in lines
 
 
+# PaddleSlim's example/auto_compression/nlp/configs/uie/uie_base.yaml, keys as there.
+PADDLESLIM_UIE = """
+Global:
+  model_dir: ./UIE
+  model_filename: inference.pdmodel
+  params_filename: inference.pdiparams
+  batch_size: 1
+  max_seq_length: 512
+TrainConfig:
+  epochs: 200
+Quantization:
+  use_pact: false
+  quantize_op_types: [matmul, matmul_v2]
+Distillation:
+  alpha: 1.0
+  loss: l2
+"""
+
+
+@pytest.mark.unit
+def test_act_translation_faults_found_by_running_paddleslims_own_configs(tmp_path, corpus_tsv):
+    """Each found by running one of PaddleSlim's example configs (tnews, afqmc, uie_base, cola, sts-b)."""
+    tnews = _load(tmp_path, f"Global:\n  model_dir: TNEWS\n  model_filename: infer.pdmodel\n  dataset: {corpus_tsv}\n")
+    assert tnews.teacher.source == "./TNEWS" and tnews.teacher.model_filename == "infer.pdmodel"  # a path, not a hub name
+    assert _load(tmp_path, f"Global:\n  model_dir: ./TNEWS\n  dataset: {corpus_tsv}\n").teacher.source == "./TNEWS"
+    assert "information extraction (UIE" in _error(tmp_path, PADDLESLIM_UIE)
+    assert "Global.dataset: missing" in _error(tmp_path, PADDLESLIM_UIE.replace("./UIE", "./model"))
+    stsb = f"Global:\n  model_dir: ./m\n  task_name: sts-b\n  dataset: {corpus_tsv}\n"
+    assert "'sts-b' is a regression task" in _error(tmp_path, stsb)
+    cola = _load(tmp_path, f"Global:\n  model_dir: ./m\n  task_name: cola\n  dataset: {corpus_tsv}\n"
+                           "TrainConfig:\n  origin_metric: 0.55\n")
+    assert cola.teacher.expected_dev_accuracy == 0 and "0.55 is a Matthews correlation for cola" in \
+        "\n".join(cola.act_translation)
+    pact = _load(tmp_path, f"Global:\n  model_dir: ./m\n  dataset: {corpus_tsv}\nQuantAware:\n  use_pact: true\n"
+                           "Distillation:\n")
+    assert "warning: QuantAware.use_pact: PACT" in "\n".join(pact.act_translation)
+
+
 @pytest.mark.unit
 @pytest.mark.parametrize("extra, expected", [
+    ("QuantPost:\n  quantize_op_types: [conv2d, depthwise_conv2d]\n", "QuantPost.quantize_op_types: ['conv2d',"),
     ("Prune:\n  ratio: 0.5\n", "Prune: not an ACT section: PaddleSlim 2.6's ACT would drop it"),
     ("ChannelPrune:\n  pruned_ratio: 0.5\n", "ChannelPrune: not supported: it prunes conv channels"),
     ("QuantAware:\n  quantize_op_types: [conv2d, depthwise_conv2d]\nDistillation:\n",

@@ -125,3 +125,31 @@ def test_a_pair_bundle_predicts_pairs_and_refuses_a_lone_text(pair_run):
     alone = subprocess.run(predict + ["--text", "质量很好"], capture_output=True, text=True)
     assert alone.returncode == 2 and "sentence pairs" in alone.stderr and "Traceback" not in alone.stderr
     assert json.loads((workdir / "export" / "ppliteformer_meta.json").read_text())["text_pair"] is True
+
+
+@pytest.mark.tiny
+def test_a_paddleslim_pair_config_runs_as_a_pair_task(pair_run, tmp_path):
+    """PaddleSlim's afqmc config shape, unmodified but for a local pair file, on the pair run's exported teacher."""
+    workdir, _ = pair_run
+    config = tmp_path / "afqmc.yaml"
+    config.write_text(f"Global:\n  model_dir: {workdir / 'export'}\n  model_filename: model.pdmodel\n"
+                      f"  params_filename: model.pdiparams\n  task_name: afqmc\n  dataset: {workdir.parent / 'pairs.tsv'}\n"
+                      "  batch_size: 16\n  max_seq_length: 48\nQuantPost:\n  batch_nums: 2\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "ppliteformer.cli", "run", str(config), "--workdir",
+                           str(tmp_path / "work")], capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta = json.loads((tmp_path / "work" / "export" / "ppliteformer_meta.json").read_text())
+    assert meta["text_pair"] is True and meta["labels"] == ["different", "same"]
+    from ppliteformer.data import read_splits
+    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.runtimes import PaddleInferenceModel, logits_over
+    from ppliteformer.training import encode_examples
+
+    test = read_splits(tmp_path / "work" / "data").test
+    assert all(e.text_b for e in test)
+    ids = encode_examples(load_tokenizer(str(workdir / "export")), test, 48)
+    original = logits_over(PaddleInferenceModel(workdir / "export", threads=1), ids, 0, batch_size=16).argmax(-1)
+    expected = float(np.mean([meta["labels"][i] == e.label for i, e in zip(original, test)]))
+    report = json.loads((tmp_path / "work" / "report.json").read_text())
+    teacher = next(a for a in report["artifacts"] if a["name"] == "teacher")
+    assert teacher["accuracy"] == pytest.approx(expected)  # the rebuilt teacher is the exported one, on pairs

@@ -40,7 +40,7 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
         return model, tokenizer
     from_program = is_inference_model_folder(cfg.source)
     if from_program:
-        model, diff = rebuild_from_inference_model(cfg.source)
+        model, diff = rebuild_from_inference_model(cfg.source, cfg.model_filename or None, cfg.params_filename or None)
         log.info("teacher: rebuilt from the inference model in %s as %s (%d layers, hidden %d); logits match the "
                  "program's within %.1e", cfg.source, type(model).__name__, model.config.num_hidden_layers,
                  model.config.hidden_size, diff)
