@@ -65,8 +65,9 @@ class _Translation:
 
 
 def is_act_config(raw: dict) -> bool:
-    """ACT's sections are capitalised; a strategy's never are."""
-    return any(isinstance(k, str) and k[:1].isupper() for k in raw)
+    """A config with one of ACT's (capitalised) sections; a strategy's sections are lower case, so a
+    capitalised strategy key ('Chain:') is not taken for ACT and gets the strategy's own message."""
+    return any(k in ACT_SECTIONS or k in _UNSUPPORTED for k in raw)
 
 
 def _mapping(t: _Translation, raw: dict, name: str) -> dict:

@@ -27,8 +27,7 @@ from .atomic import temporary_name
 from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
 from .device.predictor import TextClassifier
 from .errors import ConfigError
-from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, REPORT_FILE, VOCAB_FILE, convert_folder, model_folder
-from .records import Report
+from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, VOCAB_FILE, convert_folder, model_folder
 from .runtimes import PaddleInferenceModel, open_lite
 
 SELFCHECK_FILE = "selfcheck.json"
@@ -69,12 +68,10 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
     Lite's ARM kernels, and its lib/ gets the libraries predict.py needs where no paddlelite
     package exists.
     """
+    from .report_render import read_report
+
     workdir = Path(workdir)
-    report_file = workdir / REPORT_FILE
-    if not report_file.is_file():
-        raise ConfigError(f"{workdir} has no {REPORT_FILE}: run 'ppliteformer run STRATEGY.yaml --workdir "
-                          f"{workdir}' to the end first.")
-    report = Report.from_json(json.loads(report_file.read_text(encoding="utf-8")))
+    report = read_report(workdir)
     names = [a.name for a in report.artifacts]
     artifact = artifact or report.final
     if artifact not in names:

@@ -200,10 +200,20 @@ def _order_reasons() -> list:
     return list(dict.fromkeys(s.order_reason for s in all_steps()))
 
 
+def short_repr(value) -> str:
+    """A value for an error message: at most about 60 characters, however large or deeply shared it is
+    (a YAML alias bomb expands to billions of items)."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxstring, shortener.maxother, shortener.maxlevel = 60, 60, 3
+    return shortener.repr(value)
+
+
 def _coerce(value, annotation: str, where: str):
     """Check one YAML value against a field's declared type (annotations are strings here)."""
     def fail(expected):
-        raise ConfigError(f"{where}: expected {expected}, got {value!r} ({type(value).__name__}).")
+        raise ConfigError(f"{where}: expected {expected}, got {short_repr(value)} ({type(value).__name__}).")
 
     if annotation == "bool":
         return value if isinstance(value, bool) else fail("true or false")
@@ -249,11 +259,51 @@ class _DuplicateKey(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    pass
+
+
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000  # after aliases are expanded
+
+
+def _expanded_size(node, depth: int = 0, memo=None) -> int:
+    """Nodes in the document once every alias is expanded (an alias is the same node object again),
+    counted without expanding anything; refuses nesting deeper than MAX_YAML_DEPTH."""
+    memo = {} if memo is None else memo
+    if depth > MAX_YAML_DEPTH:
+        raise _TooLarge(f"nested deeper than {MAX_YAML_DEPTH} levels")
+    if id(node) not in memo:
+        children = node.value if isinstance(node.value, list) else []
+        items = [part for child in children for part in (child if isinstance(child, tuple) else (child,))]
+        memo[id(node)] = 1 + sum(_expanded_size(item, depth + 1, memo) for item in items)
+        if memo[id(node)] > MAX_YAML_NODES:
+            raise _TooLarge(f"more than {MAX_YAML_NODES:,} values once its aliases (*name) are expanded")
+    return memo[id(node)]
+
+
 def _strict_yaml(text: str):
-    """``yaml.safe_load`` that refuses a key (or section) written twice in one mapping, naming both lines."""
+    """``yaml.safe_load`` that refuses a key (or section) written twice in one mapping, naming both lines,
+    and a document too deep or too large once its aliases are expanded (_TooLarge)."""
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            self._depth = getattr(self, "_depth", 0) + 1
+            try:
+                if self._depth > MAX_YAML_DEPTH:
+                    raise _TooLarge(f"nested deeper than {MAX_YAML_DEPTH} levels")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def get_single_node(self):
+            node = super().get_single_node()
+            if node is not None:
+                _expanded_size(node)
+            return node
+
         def construct_mapping(self, node, deep=False):
             seen = {}
             for key_node, _ in node.value:
@@ -278,14 +328,22 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     if not path.is_file():
         raise ConfigError(f"{path}: strategy file not found. Give the path of a YAML file such as "
                           "strategies/baseline.yaml.")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes; a strategy is at most {MAX_YAML_BYTES:,}. Is this "
+                          "the strategy YAML?")
     try:
-        raw = _strict_yaml(path.read_text(encoding="utf-8"))
+        raw = _strict_yaml(path.read_bytes().decode("utf-8-sig"))
+    except _TooLarge as exc:
+        raise ConfigError(f"{path}: the YAML is {exc}; a strategy is a few flat sections. Remove the nesting or "
+                          "the aliases.") from None
     except _DuplicateKey as exc:
         raise ConfigError(f"{path}: {exc} YAML would keep only the last copy and drop the other silently. "
                           "Keep one (merge the two if both hold settings you want).") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}). Check indentation "
-                          "and quoting near the line it names.") from None
+        where = getattr(exc, "problem_mark", None)
+        line = f" near line {where.line + 1}" if where else ""
+        raise ConfigError(f"{path}: not valid YAML{line} ({str(getattr(exc, 'problem', None) or exc)[:120]}). "
+                          "Check indentation and quoting there.") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file. Save the strategy as UTF-8 YAML.") from None
     if not isinstance(raw, dict):
@@ -295,9 +353,10 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     if is_act_config(raw):
         raw, translation = translate_act_config(raw, path)
     top = {"name", "workdir", "chain", "pretrain", *_SECTION_TYPES, *step_names()}
-    unknown = sorted(set(raw) - top)
+    unknown = sorted((k for k in raw if k not in top), key=str)
     if unknown:
-        raise ConfigError(f"{path}: unknown section '{unknown[0]}'. Allowed top-level keys: "
+        lower = f" Keys are lower case: '{unknown[0].lower()}'." if str(unknown[0]).lower() in top else ""
+        raise ConfigError(f"{path}: unknown section {short_repr(unknown[0])}.{lower} Allowed top-level keys: "
                           f"{', '.join(sorted(top))}. Fix the spelling or remove it.")
     name = _coerce(raw.get("name", path.stem), "str", f"{path}: name")
     sections = {key: _build_section(cls, raw.get(key), f"{path}: section '{key}'")

@@ -102,13 +102,17 @@ def load_builtin() -> list:
 
 
 TSV_SHAPES = "text<TAB>label for single texts, or text_a<TAB>text_b<TAB>label for sentence pairs"
+MAX_FIELD_CHARS = 1 << 20  # one text: far beyond any max_seq_len, small enough to bound a bad file's cost
 
 
 def _tsv_rows(path: Path):
-    """(line, text, label, text_b or None); the first row fixes how many columns every row has."""
+    """(line, text, label, text_b or None); the first row fixes how many columns every row has.
+    A UTF-8 byte-order mark is skipped; a NUL byte or a text over MAX_FIELD_CHARS is a DataError."""
     columns = None
-    with open(path, encoding="utf-8", newline="") as f:
-        for lineno, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for lineno, row in enumerate(_csv_rows(reader, path), start=1):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if lineno == 1 and [c.strip().lower() for c in row] in [["text", "label"]] + PAIR_HEADERS:
@@ -125,19 +129,36 @@ def _tsv_rows(path: Path):
             yield (lineno, row[0], row[1], None) if columns == 2 else (lineno, row[0], row[2], row[1])
 
 
+def _csv_rows(reader, path: Path):
+    """The reader's rows, its errors (a NUL byte, an over-long field) as a DataError naming the line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = ("contains a NUL byte (a binary file, or a text with a \\0 in it)" if "NUL" in str(exc) else
+                       f"has a field longer than {MAX_FIELD_CHARS} characters" if "field larger" in str(exc) else
+                       f"cannot be read as TSV ({str(exc)[:80]})")
+            raise DataError(f"{path}, line {reader.line_num}: {problem}. Fix or remove that line.") from None
+
+
 def _jsonl_rows(path: Path):
     """(line, text, label, text_b or None) from {"text", "label"} or pair objects ({"text_a", "text_b",
     "label"}, or CLUE's {"sentence1", "sentence2", "label"})."""
     shape = ('{"text": "...", "label": "..."}, or for sentence pairs {"text_a": "...", "text_b": "...", '
              '"label": "..."} (CLUE\'s sentence1/sentence2 are read too)')
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            if len(line) > 2 * MAX_FIELD_CHARS:
+                raise DataError(f"{path}, line {lineno}: longer than {2 * MAX_FIELD_CHARS} characters. Fix or "
+                                "remove that line.")
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, line {lineno}: not valid JSON ({exc.msg}). "
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise DataError(f"{path}, line {lineno}: not valid JSON ({getattr(exc, 'msg', 'nested too deeply')}). "
                                 f"Each line must be an object like {shape}.") from None
             pair = next((keys for keys in PAIR_KEYS if isinstance(obj, dict) and keys[0] in obj), None)
             needed = ((*pair, "label") if pair else ("text", "label"))
@@ -163,9 +184,17 @@ def load_file(path) -> list:
     try:
         for lineno, text, label, text_b in readers[path.suffix](path):
             for name, value in (("text", text), ("second text", text_b)):
-                if (value is not None or name == "text") and (not isinstance(value, str) or not value.strip()):
+                if value is None and name != "text":
+                    continue
+                if not isinstance(value, str):
+                    raise DataError(f"{path}, line {lineno}: the {name} is a {_json_type(value)}, not a string. "
+                                    "Write it in quotes.")
+                if not value.strip():
                     raise DataError(f"{path}, line {lineno}: the {name} is empty. Remove the line or fill it in.")
-            if label is None or str(label).strip() == "":
+            if isinstance(label, bool) or not isinstance(label, (str, int)):
+                raise DataError(f"{path}, line {lineno}: the label is a {_json_type(label)}; a label is one string "
+                                "(or a whole number), the name of the row's class.")
+            if str(label).strip() == "":
                 raise DataError(f"{path}, line {lineno}: the label is empty. Every row needs a label.")
             if examples and (examples[0].text_b is None) != (text_b is None):
                 raise DataError(f"{path}, line {lineno}: a {'sentence pair' if text_b is not None else 'single text'} "
@@ -178,6 +207,11 @@ def load_file(path) -> list:
     if not examples:
         raise DataError(f"{path}: the dataset is empty. Add rows of text and label.")
     return examples
+
+
+def _json_type(value) -> str:
+    return {dict: "JSON object", list: "JSON list", bool: "true/false", type(None): "null", float: "number",
+            int: "number"}.get(type(value), type(value).__name__)
 
 
 def _line_of_byte(path: Path, offset: int) -> int:

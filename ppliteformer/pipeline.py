@@ -2,8 +2,10 @@
 
 Each stage writes into a temporary folder that is renamed into place only when the stage
 returns, and only then is it recorded in ``manifest.json`` (itself written to a temporary
-file and renamed). A stage is reused when the manifest records it with the same key: a
-hash of its own config and the keys of the stages it reads.
+file and renamed), with a SHA-256 digest of every file it wrote. A stage is reused when the
+manifest records it with the same key (a hash of its own config and the keys of the stages
+it reads) and its files still match their digests; a stage whose files were changed or
+removed since is reported and run again, and so is every stage that reads it.
 """
 from __future__ import annotations
 
@@ -36,6 +38,33 @@ def _workdir_error(workdir: Path, exc: OSError) -> WorkdirError:
                         "finished stages are kept and will be reused.")
 
 
+def _digests(folder: Path) -> dict:
+    """{path relative to ``folder``: SHA-256} of every file under it."""
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digests[str(path.relative_to(folder))] = digest.hexdigest()
+    return digests
+
+
+def _damage(folder: Path, recorded) -> str:
+    """How a finished stage's folder differs from the digests recorded when it finished ("" when it does
+    not, or when an older manifest recorded none)."""
+    if not isinstance(recorded, dict):
+        return ""
+    now = _digests(folder)
+    missing = sorted(set(recorded) - set(now))
+    changed = sorted(name for name in recorded if name in now and now[name] != recorded[name])
+    if missing:
+        return f"file {folder.name}/{missing[0]} is missing" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+    if changed:
+        return f"file {folder.name}/{changed[0]} changed" + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+    return ""
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -61,8 +90,22 @@ class Pipeline:
         self.log = log
 
     def _manifest(self) -> dict:
+        """The manifest, or a WorkdirError naming it when it is damaged (nothing is deleted)."""
         path = self.workdir / MANIFEST
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"stages": {}}
+        if not path.is_file():
+            return {"stages": {}}
+        try:
+            manifest = json.loads(path.read_bytes().decode("utf-8"))
+            stages = manifest["stages"]
+            if not isinstance(stages, dict) or not all(isinstance(r, dict) and isinstance(r.get("key"), str)
+                                                       and isinstance(r.get("metrics", {}), dict)
+                                                       for r in stages.values()):
+                raise ValueError("a stage record without its key")
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise WorkdirError(f"{path} is damaged ({str(exc)[:100]}), so which stages finished is unknown. Move it "
+                               f"away (mv {path} {path}.damaged) and run again: every stage then runs anew into "
+                               f"{self.workdir}; or give this run another --workdir.") from None
+        return manifest
 
     @staticmethod
     def _key(stage: Stage, upstream_keys: dict) -> str:
@@ -107,15 +150,25 @@ class Pipeline:
 
     def _run_stages(self, until):
         manifest = self._manifest()
-        keys, records = {}, {}
+        keys, records, redone = {}, {}, set()
         for stage in self.stages:
             keys[stage.name] = self._key(stage, keys)
             out_dir = self.workdir / stage.name
             done = manifest["stages"].get(stage.name)
-            if done and done["key"] == keys[stage.name] and out_dir.is_dir():
-                self.log(f"[{stage.name}] reused (finished {done['finished_at']})")
+            reusable = done and done["key"] == keys[stage.name] and out_dir.is_dir()
+            if reusable and (redone & set(stage.inputs)):
+                self.log(f"[{stage.name}] running again: it reads {', '.join(sorted(redone & set(stage.inputs)))}, "
+                         "which was run again")
+                reusable = False
+            elif reusable and (damage := _damage(out_dir, done.get("files"))):
+                self.log(f"[{stage.name}] its output {damage} since it finished; running it again")
+                reusable = False
+            if reusable:
+                self.log(f"[{stage.name}] reused (finished {done.get('finished_at', '?')})")
                 records[stage.name] = done
             else:
+                if done and done["key"] == keys[stage.name]:
+                    redone.add(stage.name)
                 records[stage.name] = self._run_stage(stage, keys[stage.name], out_dir, manifest)
             if stage.name == until:
                 break
@@ -142,7 +195,8 @@ class Pipeline:
                 raise _workdir_error(self.workdir, exc) from None
             raise
         record = {"key": key, "seconds": round(time.time() - start, 1),
-                  "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": metrics}
+                  "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "metrics": metrics,
+                  "files": _digests(tmp_dir)}
         try:
             manifest["stages"].pop(stage.name, None)  # the old output is going away
             write_json_atomic(self.workdir / MANIFEST, manifest)

@@ -59,7 +59,7 @@ class _Section:
 def render_report(workdir, device_results=()) -> tuple:
     """Write WORKDIR/report.html and report.md (plus the plots' SVG files); return (html_path, md_path)."""
     workdir = Path(workdir)
-    report = _load_report(workdir)
+    report = read_report(workdir)
     names = [a.name for a in report.artifacts]
     devices = [_load_device(Path(p), names, report.final) for p in device_results]
     plots = _plot_section(report.artifacts)
@@ -79,27 +79,27 @@ def render_report(workdir, device_results=()) -> tuple:
 
 def _read_json(path: Path, hint: str) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ReportError(f"{path} not found. {hint}") from None
     except OSError as exc:
         raise ReportError(f"{path} could not be read ({exc.strerror}). {hint}") from None
-    except ValueError as exc:  # bad JSON or bad UTF-8
-        raise ReportError(f"{path} is not valid JSON ({exc}). {hint}") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, nesting too deep
+        raise ReportError(f"{path} is not valid JSON ({str(exc)[:100]}). {hint}") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path} holds a JSON {type(data).__name__}, not an object. {hint}")
     return data
 
 
-def _load_report(workdir: Path) -> Report:
+def read_report(workdir: Path) -> Report:
     path = workdir / REPORT_FILE
     hint = (f"Run `ppliteformer run STRATEGY.yaml --workdir {workdir}` to the end first; it writes "
             f"{REPORT_FILE} when the last stage finishes.")
     data = _read_json(path, hint)
     try:
         report = Report.from_json(data)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(f"{path} is not a complete ppliteformer report ({exc}). {hint}") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ReportError(f"{path} is not a complete ppliteformer report ({str(exc)[:100]}). {hint}") from None
     if not report.artifacts:
         raise ReportError(f"{path} is not a complete ppliteformer report (it lists no artifacts). {hint}")
     return report

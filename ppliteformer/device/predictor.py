@@ -95,13 +95,53 @@ def batch_arrays(ids_list, pad_id: int = 0, pad_to: int | None = None, id_dtype:
     return {"input_ids": input_ids, "token_type_ids": type_ids, "position_ids": positions, "attention_mask": mask}
 
 
+META_MAX_BYTES = 1 << 20
+SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[UNK]", "[PAD]")
+
+
+def read_meta(folder) -> dict:
+    """The model folder's ppliteformer_meta.json, checked for what the predictor reads; a PredictorError
+    naming the file and the key otherwise."""
+    path = Path(folder) / META_FILE
+    again = "Copy the model folder whole again, or convert the model again ('ppliteformer convert')."
+    try:
+        if path.stat().st_size > META_MAX_BYTES:
+            raise PredictorError(f"{path}: larger than {META_MAX_BYTES} bytes, so not a model's meta file. {again}")
+        meta = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise PredictorError(f"{path}: not a readable JSON meta file ({str(exc)[:100]}). {again}") from None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    checks = (("labels", isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels),
+               "a list of at least 2 label names"),
+              ("max_seq_len", isinstance(meta.get("max_seq_len") if isinstance(meta, dict) else None, int)
+               and not isinstance(meta.get("max_seq_len"), bool) and 3 <= meta["max_seq_len"] <= 65536,
+               "a whole number of tokens"),
+              ("do_lower_case", isinstance(meta.get("do_lower_case", True) if isinstance(meta, dict) else None, bool),
+               "true or false"),
+              ("id_dtype", isinstance(meta, dict) and meta.get("id_dtype", "int64") in ID_DTYPES,
+               f"one of {', '.join(ID_DTYPES)}"))
+    for key, ok, expected in checks:
+        if not ok:
+            raise PredictorError(f"{path}: '{key}' must be {expected}. {again}")
+    return meta
+
+
 def read_id_dtype(folder) -> str:
     """The dtype the model's id inputs were exported with (``id_dtype`` in its meta file; int64 when absent)."""
-    meta = Path(folder) / META_FILE
-    dtype = json.loads(meta.read_text(encoding="utf-8")).get("id_dtype", "int64") if meta.is_file() else "int64"
-    if dtype not in ID_DTYPES:
-        raise PredictorError(f"{meta}: id_dtype {dtype!r} is not one of {', '.join(ID_DTYPES)}; export the model again.")
-    return dtype
+    return read_meta(folder).get("id_dtype", "int64") if (Path(folder) / META_FILE).is_file() else "int64"
+
+
+def check_vocab(path) -> None:
+    """A WordPiece vocabulary with the special tokens the predictor needs, or a PredictorError."""
+    try:
+        with open(path, "rb") as f:
+            tokens = {line.strip() for line in f.read(64 << 20).decode("utf-8", "replace").splitlines()}
+    except OSError as exc:
+        raise PredictorError(f"{path}: cannot be read ({exc.strerror}).") from None
+    missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+    if missing:
+        raise PredictorError(f"{path}: not the model's vocabulary ({len(tokens)} tokens, without "
+                             f"{', '.join(missing)}). Copy the model folder's vocab.txt whole again.")
 
 
 def check_feed_dtypes(inputs: dict, id_dtype: str, model) -> None:
@@ -382,10 +422,11 @@ class TextClassifier:
                 raise PredictorError(
                     f"{needed} not found. --model must be a model folder made by 'ppliteformer convert' "
                     f"(model.nb, {VOCAB_FILE}, {META_FILE}) or the .nb file inside one.")
-        self.meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        self.meta = read_meta(folder)
+        check_vocab(folder / VOCAB_FILE)
         self.labels = self.meta["labels"]
         self.max_seq_len = int(self.meta["max_seq_len"])
-        self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta["do_lower_case"], self.max_seq_len)
+        self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta.get("do_lower_case", True), self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
         self.text_pair = bool(self.meta.get("text_pair", False))  # a sentence-pair model: two texts in
         self.id_dtype = read_id_dtype(folder)
