@@ -129,12 +129,21 @@ def _cmd_predict(args):
     return predict_main(args.rest)
 
 
+def _chain_steps_text() -> str:
+    """The compression steps a strategy's chain can list, in their order, each with its summary."""
+    from .steps import all_steps
+
+    return "chain steps, in this order (qat and ptq are alternatives):\n" + "\n".join(
+        f"  {step.name:<15} {step.summary}" for step in all_steps())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ppliteformer", description=(
         "Compress a PaddleNLP Transformer and deploy it with Paddle Lite."))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a strategy YAML: data -> teacher -> export -> convert -> evaluate -> bench")
+    run = sub.add_parser("run", help="run a strategy YAML: data -> teacher -> export -> convert -> evaluate -> bench",
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_chain_steps_text())
     run.add_argument("strategy", help="strategy YAML, e.g. strategies/baseline.yaml, or an unmodified PaddleSlim ACT "
                      "config (Global, TransformerPrune, QuantAware, QuantPost, ...), translated and printed first")
     run.add_argument("--workdir", help="work directory (default: the YAML's workdir, else work/<name>)")

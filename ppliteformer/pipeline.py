@@ -75,7 +75,6 @@ class Stage:
 
 @dataclass
 class StageContext:
-    workdir: Path
     out_dir: Path
     inputs: dict = field(default_factory=dict)  # stage name -> finished output folder
 
@@ -185,7 +184,7 @@ class Pipeline:
         except OSError as exc:
             shutil.rmtree(tmp_dir, ignore_errors=True)
             raise _workdir_error(self.workdir, exc) from None
-        ctx = StageContext(self.workdir, tmp_dir, {n: self.workdir / n for n in stage.inputs})
+        ctx = StageContext(tmp_dir, {n: self.workdir / n for n in stage.inputs})
         start = time.time()
         try:
             metrics = stage.run(ctx) or {}

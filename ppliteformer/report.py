@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .atomic import write_json_atomic
-from .layout import REPORT_FILE, TEACHER, artifact_stage_name, model_stage_name
+from .layout import DATA_STAGE, REPORT_FILE, TEACHER, artifact_stage_name, model_stage_name
 from .records import ArtifactRecord, Report, StepResult
 from .steps import get_step
 
@@ -87,7 +87,7 @@ def build_report(strategy, records: dict) -> Report:
         final=final,
         final_reason=final_reason,
         final_fp32=float_names[-1],
-        data=records.get("data", {}).get("metrics", {}),
+        data=records.get(DATA_STAGE, {}).get("metrics", {}),
         steps=steps,
         stage_seconds={name: r.get("seconds") for name, r in records.items()},
         total_seconds=round(sum(r.get("seconds") or 0 for r in records.values()), 1),

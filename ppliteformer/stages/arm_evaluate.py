@@ -21,7 +21,7 @@ from ..arm.toolchain import ArmToolchain
 from ..bench import synthetic_inputs
 from ..data import read_splits
 from ..errors import StageError
-from ..layout import NB_FILE
+from ..layout import DATA_STAGE, NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, logits_over
@@ -101,7 +101,7 @@ def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: s
     """Run the arm `.nb` made by stage ``converted`` from the inference model of stage ``model``."""
     def run(ctx):
         return evaluate_on_arm(toolchain, ctx.input(model), ctx.input(converted) / "arm" / NB_FILE,
-                               read_splits(ctx.input("data")), strategy, int8, final, name)
+                               read_splits(ctx.input(DATA_STAGE)), strategy, int8, final, name)
     config = {"arm": strategy.arm, "evaluate": strategy.evaluate, "seq_len": strategy.bench.seq_len,
               "final": final, "native_build": toolchain.build_dir.name}
-    return Stage(name, run, config, inputs=("data", model, converted))
+    return Stage(name, run, config, inputs=(DATA_STAGE, model, converted))

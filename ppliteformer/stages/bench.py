@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bench import measure_latency, synthetic_inputs
-from ..layout import META_FILE, NB_FILE
+from ..layout import DATA_STAGE, META_FILE, NB_FILE
 from ..data import read_splits
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel
@@ -86,13 +86,13 @@ def bench_int8_x86(model_dir, cfg, median_len: int, label: str) -> dict:
 def stage(cfg, model: str, source: str = "convert", name: str = "bench") -> Stage:
     """Time the x86 `.nb` made by stage ``source`` from the inference model of stage ``model``."""
     def run(ctx):
-        median_len = median_test_length(ctx.input("data"), ctx.input(model))
+        median_len = median_test_length(ctx.input(DATA_STAGE), ctx.input(model))
         return bench_lite(ctx.input(source) / "x86" / NB_FILE, cfg, median_len, name)
-    return Stage(name, run, cfg, inputs=("data", model, source))
+    return Stage(name, run, cfg, inputs=(DATA_STAGE, model, source))
 
 
 def int8_stage(cfg, source: str, name: str) -> Stage:
     """Time the int8 program made by stage ``source`` on oneDNN int8."""
     def run(ctx):
-        return bench_int8_x86(ctx.input(source), cfg, median_test_length(ctx.input("data"), ctx.input(source)), name)
-    return Stage(name, run, cfg, inputs=("data", source))
+        return bench_int8_x86(ctx.input(source), cfg, median_test_length(ctx.input(DATA_STAGE), ctx.input(source)), name)
+    return Stage(name, run, cfg, inputs=(DATA_STAGE, source))

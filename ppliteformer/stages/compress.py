@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..layout import TEACHER
+from ..layout import DATA_STAGE, TEACHER
 from ..pipeline import Stage
 from ..steps import (READS_CHECKPOINT, READS_EXPORT, READS_TEACHER, READS_TEACHER_LOGITS, StepInputs,
                      get_step)
@@ -28,11 +28,11 @@ def _key_config(step, cfg):
 
 def _stage(name: str, run, config, reads: dict, max_seq_len: int, extra_inputs: tuple = ()) -> Stage:
     def run_stage(ctx):
-        inputs = StepInputs(out_dir=ctx.out_dir, data_dir=ctx.input("data"), max_seq_len=max_seq_len,
+        inputs = StepInputs(out_dir=ctx.out_dir, data_dir=ctx.input(DATA_STAGE), max_seq_len=max_seq_len,
                             **{what: ctx.input(folder) for what, folder in reads.items()},
                             **{"made": ctx.input(f) for f in extra_inputs})
         return run(inputs).to_json()
-    return Stage(name, run_stage, config, inputs=("data", *reads.values(), *extra_inputs))
+    return Stage(name, run_stage, config, inputs=(DATA_STAGE, *reads.values(), *extra_inputs))
 
 
 def stage(name: str, cfg, previous: str, previous_export: str, max_seq_len: int) -> Stage:

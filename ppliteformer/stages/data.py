@@ -7,7 +7,7 @@ from pathlib import Path
 from ..atomic import write_json_atomic
 from ..config import DataConfig
 from ..data import DatasetSplits, load_splits
-from ..layout import SPLITS_FILE
+from ..layout import DATA_STAGE, SPLITS_FILE
 from ..pipeline import Stage
 
 log = logging.getLogger(__name__)
@@ -26,4 +26,4 @@ def prepare_data(cfg: DataConfig, out_dir) -> DatasetSplits:
 
 
 def stage(strategy) -> Stage:
-    return Stage("data", lambda ctx: prepare_data(strategy.data, ctx.out_dir).stats, strategy.data)
+    return Stage(DATA_STAGE, lambda ctx: prepare_data(strategy.data, ctx.out_dir).stats, strategy.data)

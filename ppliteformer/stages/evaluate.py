@@ -9,7 +9,7 @@ import numpy as np
 from ..config import EvaluateConfig
 from ..data import DatasetSplits, read_splits
 from ..errors import StageError
-from ..layout import NB_FILE
+from ..layout import DATA_STAGE, NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, logits_over, open_lite
@@ -62,6 +62,6 @@ def stage(strategy, with_lite: bool, model: str = "export", converted: str = "co
     """Evaluate the inference model made by stage ``model`` (and its x86 `.nb` when ``with_lite``)."""
     def run(ctx):
         x86_nb = ctx.input(converted) / "x86" / NB_FILE if with_lite else None
-        return evaluate_models(ctx.input(model), x86_nb, read_splits(ctx.input("data")),
+        return evaluate_models(ctx.input(model), x86_nb, read_splits(ctx.input(DATA_STAGE)),
                                strategy.evaluate, strategy.data.max_seq_len, label=name, int8=int8)
-    return Stage(name, run, strategy.evaluate, inputs=("data", model, converted))
+    return Stage(name, run, strategy.evaluate, inputs=(DATA_STAGE, model, converted))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..data import DatasetSplits, read_splits, texts_of
 from ..errors import DataError
-from ..layout import ENCODER_FILE, PRETRAIN
+from ..layout import DATA_STAGE, ENCODER_FILE, PRETRAIN
 from ..modeling import build_vocab, load_tokenizer, preset_config, write_vocab
 from ..pipeline import Stage
 
@@ -48,7 +48,7 @@ def pretrain_teacher_encoder(cfg, teacher_cfg, data_cfg, splits: DatasetSplits, 
 def stage(strategy) -> Stage:
     def run(ctx):
         return pretrain_teacher_encoder(strategy.pretrain, strategy.teacher, strategy.data,
-                                        read_splits(ctx.input("data")), ctx.out_dir)
+                                        read_splits(ctx.input(DATA_STAGE)), ctx.out_dir)
     config = {"pretrain": strategy.pretrain, "preset": strategy.teacher.preset,
               "vocab_min_freq": strategy.teacher.vocab_min_freq, "max_seq_len": strategy.data.max_seq_len}
-    return Stage(PRETRAIN, run, config, inputs=("data",))
+    return Stage(PRETRAIN, run, config, inputs=(DATA_STAGE,))

@@ -12,7 +12,7 @@ from ..errors import ModelFileError, StageError
 from ..inference_import import is_inference_model_folder, rebuild_from_inference_model
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
                         load_tokenizer, preset_config, write_vocab)
-from ..layout import ENCODER_FILE, PRETRAIN, TASK_FILE
+from ..layout import DATA_STAGE, ENCODER_FILE, PRETRAIN, TASK_FILE
 from ..pipeline import Stage
 from ..records import StepResult
 from ..training import dev_accuracy, encode_examples, train_classifier
@@ -116,7 +116,7 @@ def stage(strategy) -> Stage:
     pretrained = strategy.pretrain is not None
 
     def run(ctx):
-        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input("data")), ctx.out_dir,
+        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input(DATA_STAGE)), ctx.out_dir,
                              ctx.input(PRETRAIN) if pretrained else None).to_json()
     return Stage("teacher", run, {"teacher": strategy.teacher, "max_seq_len": strategy.data.max_seq_len},
-                 inputs=("data", PRETRAIN) if pretrained else ("data",))
+                 inputs=(DATA_STAGE, PRETRAIN) if pretrained else (DATA_STAGE,))

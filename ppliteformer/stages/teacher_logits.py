@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layout import TEACHER_LOGITS_FILE
+from ..layout import DATA_STAGE, TEACHER_LOGITS_FILE
 from ..pipeline import Stage
 
 
@@ -22,5 +22,5 @@ def compute_teacher_logits(data_dir, export_dir, out_dir, max_seq_len: int) -> d
 
 def stage(max_seq_len: int) -> Stage:
     return Stage("teacher_logits",
-                 lambda ctx: compute_teacher_logits(ctx.input("data"), ctx.input("export"), ctx.out_dir, max_seq_len),
-                 {"max_seq_len": max_seq_len}, inputs=("data", "export"))
+                 lambda ctx: compute_teacher_logits(ctx.input(DATA_STAGE), ctx.input("export"), ctx.out_dir, max_seq_len),
+                 {"max_seq_len": max_seq_len}, inputs=(DATA_STAGE, "export"))

@@ -43,13 +43,14 @@ class StepInputs:
 class Step:
     name: str
     config: type                 # the dataclass of its YAML section
-    position: int                # steps run in increasing position; equal positions are alternatives
+    position: int                # steps run in increasing position; the INT8_PROGRAM steps (qat, ptq) are
+    #   alternatives at the end, whatever their positions: a chain holds at most one of them
     order_reason: str            # why it sits where it does, shown when a chain is out of order
     output: str                  # CHECKPOINT or INT8_PROGRAM
     reads: tuple                 # READS_* of what it needs besides the data
     run: Callable                # run(inputs: StepInputs, config) -> StepResult
     all_float: bool = True       # False: a checkpoint holding int8 weights (not a "final fp32" model)
-    summary: str = ""            # one line for --help and messages
+    summary: str = ""            # one line for `ppliteformer run --help`
     key_extras: dict = field(default_factory=dict)  # more values that decide reuse of its stage
     control: Optional[Callable] = None  # control(inputs, config) -> StepResult: the same architecture
     #   trained on the labels alone with the step's budget, run when the section sets control: true
