@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .device.predictor import INPUT_NAMES, mkl_avx2_env
+from .device.predictor import mkl_avx2_env
 from .layout import MODEL_FILE, NB_FILE, PARAMS_FILE
 
 _MKL_AUTO = {"MKL_DEBUG_CPU_TYPE": ""}  # empty: MKL ignores it, as if unset
@@ -45,23 +45,10 @@ class PaddleLite:
         return cached
 
     def load(self, model: str, threads: int, variant: str):
-        from paddlelite.lite import MobileConfig, create_paddle_predictor
+        from .device.predictor import LiteModel
 
-        config = MobileConfig()
-        config.set_model_from_file(model)
-        runner = _Runner(threads=1)
-        if hasattr(config, "set_threads"):  # ARM builds
-            config.set_threads(threads)
-            runner.threads = threads
-        predictor = create_paddle_predictor(config)
-
-        def run(inputs):
-            for name in INPUT_NAMES:
-                predictor.get_input_by_name(name).from_numpy(inputs[name])
-            predictor.run()
-            return predictor.get_output(0).numpy().copy()
-        runner.run = run
-        return runner
+        lite = LiteModel(model, threads, probe=False)  # the bench child's own crash is reported by its parent
+        return _Runner(lite.threads, lite.run)
 
 
 class PaddleInference:
@@ -79,25 +66,9 @@ class PaddleInference:
         return model_dir
 
     def load(self, model: str, threads: int, variant: str):
-        import paddle.inference as pi
+        from .runtimes import PaddleInferenceModel
 
-        config = pi.Config(os.path.join(model, MODEL_FILE), os.path.join(model, PARAMS_FILE))
-        config.disable_gpu()
-        config.disable_glog_info()
-        config.set_cpu_math_library_num_threads(threads)
-        if variant == "mkldnn":
-            config.enable_mkldnn()
-        predictor = pi.create_predictor(config)
-        output = predictor.get_output_names()[0]
-
-        def run(inputs):
-            for name in INPUT_NAMES:
-                handle = predictor.get_input_handle(name)
-                handle.reshape(inputs[name].shape)
-                handle.copy_from_cpu(inputs[name])
-            predictor.run()
-            return predictor.get_output_handle(output).copy_to_cpu()
-        return _Runner(threads, run)
+        return _Runner(threads, PaddleInferenceModel(model, threads=threads, onednn=variant == "mkldnn").run)
 
 
 class OnnxRuntime:
@@ -192,7 +163,7 @@ def _stamp(target: Path, model_dir: Path) -> None:
 class _Runner:
     """What ``load`` returns: ``run(inputs) -> logits`` and the threads the engine really uses."""
 
-    def __init__(self, threads: int, run=None):
+    def __init__(self, threads: int, run):
         self.threads = threads
         self.run = run
 

@@ -1,7 +1,9 @@
 """The real runtimes an artifact is evaluated and timed on: Paddle Inference and Paddle Lite.
 
 Both take the same four input arrays (see ``device.predictor.batch_arrays``) and
-return logits, so evaluation and benchmarking treat them alike.
+return logits, so evaluation and benchmarking treat them alike: `PaddleInferenceModel` here and
+the predictor's `LiteModel` are the one set-up and feed loop of each engine, used by evaluation,
+the bundle's self-check and `ppliteformer bench` (bench_engines.py) alike.
 """
 from __future__ import annotations
 
@@ -75,9 +77,10 @@ def inference_model_bytes(model_dir) -> int:
 class PaddleInferenceModel:
     """A static inference model (model.pdmodel + model.pdiparams) on the CPU."""
 
-    def __init__(self, model_dir, threads: int | None = None, onednn_int8: bool = False):
+    def __init__(self, model_dir, threads: int | None = None, onednn_int8: bool = False, onednn: bool = False):
         """``onednn_int8``: run an int8 (quantize/dequantize) program with oneDNN's int8 kernels,
-        the real int8 runtime on x86 here; otherwise quantize/dequantize ops are computed in float."""
+        the real int8 runtime on x86 here; otherwise quantize/dequantize ops are computed in float.
+        ``onednn``: oneDNN's float kernels (what `ppliteformer bench` calls the mkldnn variant)."""
         import paddle.inference as pi
 
         model_dir = Path(model_dir)
@@ -89,8 +92,9 @@ class PaddleInferenceModel:
         config.disable_gpu()
         config.disable_glog_info()
         config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
-        if onednn_int8:
+        if onednn or onednn_int8:
             config.enable_mkldnn()
+        if onednn_int8:
             config.enable_mkldnn_int8()
         with _native_stderr_held_back(onednn_int8):
             self.predictor = pi.create_predictor(config)

@@ -369,18 +369,24 @@ class ShimLiteModel:
 
 
 class LiteModel:
-    """A Paddle Lite `.nb` model run through the light (mobile) predictor of the `paddlelite` package."""
+    """A Paddle Lite `.nb` model run through the light (mobile) predictor of the `paddlelite` package.
+    ``threads`` is what Lite really uses (x86 Lite has no thread setting: 1)."""
 
-    def __init__(self, nb_path, threads: int = 1, id_dtype: str | None = None):
+    def __init__(self, nb_path, threads: int = 1, id_dtype: str | None = None, probe: bool = True):
+        """``probe=False`` skips the load in a child process first: for a caller that is itself a child
+        process whose crash is reported (ppliteformer bench)."""
         from paddlelite.lite import MobileConfig, create_paddle_predictor
 
-        check_nb_loads(nb_path)
+        if probe:
+            check_nb_loads(nb_path)
         self.nb_path = nb_path
         self.id_dtype = id_dtype or read_id_dtype(Path(nb_path).parent)
         config = MobileConfig()
         config.set_model_from_file(str(nb_path))
+        self.threads = 1
         if hasattr(config, "set_threads"):  # ARM builds only; x86 Lite runs one math thread
             config.set_threads(threads)
+            self.threads = threads
         with _LiteLogFilter():
             self.predictor = create_paddle_predictor(config)
 
