@@ -224,3 +224,10 @@ def test_an_empty_selfcheck_or_a_sample_without_logits_fails_with_the_reason(fol
     assert "no samples to check" in str(empty)
     no_logits = _outcome("selfcheck", folder(), b'{"samples": [{"text": "a", "label": "positive"}]}')
     assert "sample 1 needs" in str(no_logits) and "'logits'" in str(no_logits)
+
+
+def test_a_folder_as_data_source_is_called_a_folder(tmp_path):
+    from ppliteformer.preflight import check_data_source
+
+    with pytest.raises(PPLiteFormerError, match="is a folder; data.source must be a .tsv or .jsonl file in it"):
+        check_data_source(str(tmp_path))

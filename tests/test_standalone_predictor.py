@@ -100,3 +100,30 @@ def test_interactive_demo_answers_each_line_until_an_empty_one(tiny_run):
     for answer in answers:
         label, probability, latency = answer.split()[:3]  # "positive  p=0.928  5.9 ms"
         assert label in ("negative", "positive") and 0.5 <= float(probability[2:]) <= 1 and float(latency) > 0
+
+
+def test_input_that_is_not_utf8_is_refused_and_stdin_is_a_file(deployed):
+    script, model_dir = deployed
+    bad = subprocess.run([sys.executable, "-c", BLOCKER, str(script), "--model", str(model_dir), "--text",
+                          b"\xff\xfe\xe5\xa5", "--json"], capture_output=True, timeout=120)
+    assert bad.returncode == 2 and b"is not valid UTF-8" in bad.stderr and b"Traceback" not in bad.stderr
+    assert bad.stdout == b""  # nothing half-classified, no invalid UTF-8 written as JSON
+    piped = subprocess.run([sys.executable, "-c", BLOCKER, str(script), "--model", str(model_dir), "--file",
+                            "/dev/stdin"], input="质量很好\n太差了\n".encode(), capture_output=True, timeout=120)
+    assert piped.returncode == 0 and len(piped.stdout.decode().splitlines()) == 2, piped.stderr
+
+
+def test_a_damaged_vocab_or_meta_is_one_line_naming_the_file(deployed, tmp_path):
+    script, model_dir = deployed
+    for damage in ("vocab", "meta"):
+        folder = tmp_path / damage
+        shutil.copytree(model_dir, folder)
+        if damage == "vocab":
+            (folder / "vocab.txt").write_text("")
+        else:
+            meta = (folder / "ppliteformer_meta.json").read_bytes()
+            (folder / "ppliteformer_meta.json").write_bytes(meta[:len(meta) // 2])
+        proc = run_predictor(script, "--model", folder, "--text", "好")
+        name = "vocab.txt" if damage == "vocab" else "ppliteformer_meta.json"
+        assert proc.returncode == 2 and name in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in proc.stderr
