@@ -18,13 +18,17 @@ def encode_texts(tokenizer, texts, max_seq_len: int) -> list:
 def encode_examples(tokenizer, examples, max_seq_len: int) -> list:
     """Token ids of each example's text, or ``SegmentedIds`` of its sentence pair ([CLS] a [SEP] b [SEP],
     truncated longest first, token type 1 for b), as the device's predictor encodes them."""
+    import warnings
+
     encoded = []
-    for e in examples:
-        if e.text_b is None:
-            encoded.append(tokenizer(e.text, max_length=max_seq_len, truncation=True)["input_ids"])
-        else:
-            out = tokenizer(e.text, text_pair=e.text_b, max_length=max_seq_len, truncation=True)
-            encoded.append(SegmentedIds(out["input_ids"], out["token_type_ids"]))
+    with warnings.catch_warnings():  # PaddleNLP warns on every pair that it returns no overflowing tokens
+        warnings.filterwarnings("ignore", message="Be aware, overflowing tokens are not returned")
+        for e in examples:
+            if e.text_b is None:
+                encoded.append(tokenizer(e.text, max_length=max_seq_len, truncation=True)["input_ids"])
+            else:
+                out = tokenizer(e.text, text_pair=e.text_b, max_length=max_seq_len, truncation=True)
+                encoded.append(SegmentedIds(out["input_ids"], out["token_type_ids"]))
     return encoded
 
 
