@@ -273,37 +273,44 @@ def split_dataset(examples: list, fractions=(0.8, 0.1, 0.1), seed: int = 42,
     return DatasetSplits(labels=labels, stats=stats, **parts)
 
 
-def sentiment_pairs(reviews: list, seed: int) -> list:
-    """Sentence pairs derived from labelled reviews: each review with a partner drawn from the same
-    list, "same" when both have the same sentiment and "different" otherwise, half of each.
+def continuation_pairs(reviews: list, seed: int, min_chars: int = 16) -> list:
+    """Sentence pairs derived from reviews, next-sentence-prediction style: text_a is the first half of a
+    review (cut at the punctuation mark nearest its middle), text_b the second half of the same review
+    ("same") or of another review of the list ("different"), half of each.
 
-    A pair task a small model can learn from offline data (it must read both texts), made within
-    one split so that no review reaches two splits. Derived data: its figures are no
-    benchmark of any published pair task.
+    A pair task learnable from offline data only by comparing the two texts (topic, product, tone), made
+    within one split so that no review reaches two splits. Derived data: its figures are no benchmark of
+    any published pair task.
     """
     rng = random.Random(seed)
-    by_label = defaultdict(list)
-    for e in reviews:
-        by_label[e.label].append(e)
-    labels = sorted(by_label)
+    halves = [_halves(e.text) for e in sorted(reviews, key=lambda e: e.text) if len(e.text) >= min_chars]
     pairs = []
-    for e in sorted(reviews, key=lambda e: e.text):
-        same = rng.random() < 0.5
-        others = [label for label in labels if label != e.label]
-        partner = rng.choice(by_label[e.label if same or not others else rng.choice(others)])
-        if partner.text != e.text:
-            pairs.append(Example(e.text, PAIR_LABELS[partner.label == e.label], partner.text))
+    for index, (first, second) in enumerate(halves):
+        if rng.random() < 0.5 or len(halves) < 2:
+            pairs.append(Example(first, PAIR_LABELS[1], second))
+        else:
+            other = rng.randrange(len(halves) - 1)
+            pairs.append(Example(first, PAIR_LABELS[0], halves[other + (other >= index)][1]))
     rng.shuffle(pairs)
     return pairs
 
 
+def _halves(text: str) -> tuple:
+    """The text cut in two at the punctuation mark nearest its middle (at the middle if it has none)."""
+    middle = len(text) // 2
+    marks = [i + 1 for i, c in enumerate(text[:-1]) if c in "，。！？；,.!?;、 " and 0 < i + 1 < len(text)]
+    cut = min(marks, key=lambda i: abs(i - middle)) if marks else middle
+    cut = cut if 4 <= cut <= len(text) - 4 else middle
+    return text[:cut], text[cut:]
+
+
 def builtin_pair_splits(fractions, seed: int) -> DatasetSplits:
-    """The built-in reviews split as usual, then paired within each split (``sentiment_pairs``)."""
+    """The built-in reviews split as usual, then paired within each split (``continuation_pairs``)."""
     reviews = split_dataset(load_builtin(), fractions, seed, labels=BUILTIN_LABELS)
-    parts = {name: sentiment_pairs(getattr(reviews, name), seed + offset)
+    parts = {name: continuation_pairs(getattr(reviews, name), seed + offset)
              for offset, name in enumerate(("train", "dev", "test"))}
     stats = {**{k: reviews.stats[k] for k in ("rows", "distinct_texts", "contradictory_dropped", "kept")},
-             "derived": "sentence pairs of built-in reviews, labelled same/different sentiment",
+             "derived": "pairs of review halves: does text_b continue text_a (same review) or not",
              **{name: len(items) for name, items in parts.items()},
              "per_label": {name: dict(Counter(e.label for e in items)) for name, items in parts.items()}}
     return DatasetSplits(labels=PAIR_LABELS, stats=stats, **parts)

@@ -65,12 +65,12 @@ qat: {epochs: 1}
 
 
 def write_pair_tsv(path, reviews_tsv, seed: int = 5):
-    """Sentence pairs (same/different sentiment) made from the sample reviews, as a user's pair TSV."""
-    from ppliteformer.data import load_file, sentiment_pairs
+    """Sentence pairs (review halves: same review or not) made from the sample reviews, as a user's pair TSV."""
+    from ppliteformer.data import continuation_pairs, load_file
 
     with open(path, "w", encoding="utf-8") as f:
         f.write("text_a\ttext_b\tlabel\n")
-        for e in sentiment_pairs(load_file(reviews_tsv), seed):
+        for e in continuation_pairs(load_file(reviews_tsv), seed):
             f.write(f"{e.text}\t{e.text_b}\t{e.label}\n")
     return path
 
