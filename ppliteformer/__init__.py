@@ -4,11 +4,11 @@ The public API, imported lazily so that ``import ppliteformer`` stays light:
 
     run_strategy(strategy_or_yaml, workdir=None, until=None) -> report dict
     load_strategy(path, workdir=None) -> Strategy
-    prepare_data(DataConfig, out_dir) -> DatasetSplits
-    train_teacher(TeacherConfig, DataConfig, splits, out_dir) -> metrics
+    prepare_data(DataConfig, out_dir, task="seq_cls") -> the task's splits
+    train_teacher(TeacherConfig, DataConfig, splits, out_dir, task="seq_cls") -> metrics
     export_model(teacher_dir, out_dir) -> metrics
     convert_model(export_dir, out_dir, target) -> Path of model.nb
-    evaluate_models(export_dir, x86_nb, splits, EvaluateConfig, max_seq_len) -> metrics
+    evaluate_models(export_dir, x86_nb, splits, EvaluateConfig, max_seq_len, task="seq_cls") -> metrics
     bench_lite(nb_path, BenchConfig) -> latency dict
     make_bundle(workdir, artifact=None, out_dir=None) -> [bundle folders]
     render_report(workdir, device_results=()) -> (report.html, report.md)

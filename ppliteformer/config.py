@@ -13,12 +13,13 @@ from pathlib import Path
 from .config_types import TrainingConfig, check as _check
 from .act_config import is_act_config, translate as translate_act_config
 from .errors import ConfigError
+from .tasks import DEFAULT_TASK, get_task
 from .steps import INT8_PROGRAM, all_steps, get_step, step_names
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "builtin"            # "builtin", "builtin_pairs" or a local .tsv / .jsonl file (texts or pairs)
+    source: str = "builtin"  # "builtin" (the task's own corpus), "builtin_pairs" (seq_cls) or a local data file
     split: typing.Tuple[float, ...] = (0.8, 0.1, 0.1)  # train, dev, test fractions
     seed: int = 42
     max_seq_len: int = 128
@@ -147,6 +148,7 @@ class ArmConfig:
 class Strategy:
     name: str
     workdir: str
+    task: str = "seq_cls"  # a module of ppliteformer/tasks: seq_cls, token_cls
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     pretrain: typing.Optional[PretrainConfig] = None  # None: the teacher starts from random weights
@@ -352,7 +354,7 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     translation = ()
     if is_act_config(raw):
         raw, translation = translate_act_config(raw, path)
-    top = {"name", "workdir", "chain", "pretrain", *_SECTION_TYPES, *step_names()}
+    top = {"name", "workdir", "task", "chain", "pretrain", *_SECTION_TYPES, *step_names()}
     unknown = sorted((k for k in raw if k not in top), key=str)
     if unknown:
         lower = f" Keys are lower case: '{unknown[0].lower()}'." if str(unknown[0]).lower() in top else ""
@@ -364,6 +366,13 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     chosen_workdir = workdir or _coerce(raw.get("workdir", f"work/{name}"), "str", f"{path}: workdir")
     chain = _coerce(raw.get("chain", []), "typing.Tuple[str, ...]", f"{path}: chain")
     check_chain(chain, f"{path}: chain")
+    task = get_task(_coerce(raw.get("task", DEFAULT_TASK), "str", f"{path}: task"), f"{path}: task")
+    unserved = [s for s in chain if task.name not in get_step(s).tasks]
+    if unserved:
+        served = [s for s in step_names() if task.name in get_step(s).tasks]
+        raise ConfigError(f"{path}: chain step '{unserved[0]}' does not serve task '{task.name}' yet (steps that "
+                          f"do: {', '.join(served) or 'none so far'}; '{unserved[0]}' serves "
+                          f"{', '.join(get_step(unserved[0]).tasks)}). Remove it from chain.")
     idle = [s for s in step_names() if s in raw and s not in chain]
     if idle:
         raise ConfigError(f"{path}: section '{idle[0]}' is set but '{idle[0]}' is not in chain, so it would "
@@ -381,5 +390,5 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
             raise ConfigError(f"{path}: section 'pretrain' pre-trains the preset teacher's encoder, but "
                               f"teacher.source is '{sections['teacher'].source}', which is pretrained already. "
                               "Remove the section, or set teacher.source: preset.")
-    return Strategy(name=name, workdir=chosen_workdir, source_file=str(path), chain=chain, steps=steps,
+    return Strategy(name=name, workdir=chosen_workdir, task=task.name, source_file=str(path), chain=chain, steps=steps,
                     act_translation=tuple(translation), pretrain=pretrain, **sections)

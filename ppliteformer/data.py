@@ -101,6 +101,8 @@ def load_builtin() -> list:
     return examples
 
 
+TOKEN_TASK_HINT = (" A file of tagged tokens (CoNLL lines, or JSONL with 'tokens' and 'labels') is read by task "
+                   "token_cls: set task: token_cls in the strategy.")
 TSV_SHAPES = "text<TAB>label for single texts, or text_a<TAB>text_b<TAB>label for sentence pairs"
 MAX_FIELD_CHARS = 1 << 20  # one text: far beyond any max_seq_len, small enough to bound a bad file's cost
 
@@ -163,8 +165,10 @@ def _jsonl_rows(path: Path):
             pair = next((keys for keys in PAIR_KEYS if isinstance(obj, dict) and keys[0] in obj), None)
             needed = ((*pair, "label") if pair else ("text", "label"))
             if not isinstance(obj, dict) or any(key not in obj for key in needed):
+                token_file = isinstance(obj, dict) and "tokens" in obj
                 raise DataError(f"{path}, line {lineno}: expected an object with keys "
-                                f"{', '.join(repr(k) for k in needed)}. Each line must look like {shape}.")
+                                f"{', '.join(repr(k) for k in needed)}. Each line must look like {shape}."
+                                + (TOKEN_TASK_HINT if token_file else ""))
             if pair:
                 yield lineno, obj[pair[0]], obj["label"], obj[pair[1]]
             else:
@@ -177,7 +181,8 @@ def load_file(path) -> list:
     readers = {".tsv": _tsv_rows, ".jsonl": _jsonl_rows}
     if path.suffix not in readers:
         raise DataError(f"{path}: unknown dataset format '{path.suffix}'. Use a .tsv file "
-                        "(text<TAB>label per line) or a .jsonl file ({\"text\", \"label\"} per line).")
+                        "(text<TAB>label per line) or a .jsonl file ({\"text\", \"label\"} per line)."
+                        + (TOKEN_TASK_HINT if path.suffix in (".conll", ".bio", ".txt") else ""))
     if not path.is_file():
         raise DataError(f"{path}: dataset file not found. Check data.source in the strategy YAML.")
     examples = []

@@ -16,6 +16,7 @@ from .modeling import load_tokenizer, without_dropout
 from .runtimes import inference_model_bytes, static_program
 from .device.predictor import INPUT_NAMES
 from .structure import describe, load_checkpoint, read_task
+from .tasks import DEFAULT_TASK, get_task
 
 
 def input_specs(id_dtype: str = "int64"):
@@ -32,13 +33,11 @@ def program_op_types(model_dir) -> list:
         return [op.type for block in program.blocks for op in block.ops]
 
 
-def _load_for_export(model_dir: Path):
-    """A compressed checkpoint (with structure.json) or any PaddleNLP classifier, without dropout."""
+def _load_for_export(model_dir: Path, task):
+    """A compressed checkpoint (with structure.json) or any PaddleNLP model of ``task``, without dropout."""
     if (model_dir / STRUCTURE_FILE).is_file():
         return load_checkpoint(model_dir, dropout=False)
-    from paddlenlp.transformers import AutoModelForSequenceClassification
-
-    return without_dropout(AutoModelForSequenceClassification.from_pretrained(str(model_dir)))
+    return without_dropout(task.auto_class().from_pretrained(str(model_dir)))
 
 
 def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
@@ -47,7 +46,7 @@ def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     task = read_task(model_dir)
-    model = _load_for_export(model_dir)
+    model = _load_for_export(model_dir, get_task(task.get("task", DEFAULT_TASK)))
     specs = input_specs(id_dtype)
     paddle.jit.save(paddle.jit.to_static(model, input_spec=specs, full_graph=True), str(out_dir / "model"), input_spec=specs)
     ops = program_op_types(out_dir)
@@ -59,7 +58,7 @@ def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
     if not (out_dir / VOCAB_FILE).is_file():
         raise StageError(f"The tokenizer of {model_dir} has no {VOCAB_FILE}: only WordPiece (BERT/ERNIE) "
                          "tokenizers can be deployed with the standalone predictor.")
-    meta = {"labels": task["labels"], "max_seq_len": task["max_seq_len"],
+    meta = {"task": task.get("task", DEFAULT_TASK), "labels": task["labels"], "max_seq_len": task["max_seq_len"],
             "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
             "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES), "id_dtype": id_dtype,
             "text_pair": bool(task.get("text_pair", False)),

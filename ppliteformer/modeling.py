@@ -76,14 +76,16 @@ def preset_config(preset: str, vocab_size: int, num_classes: int, max_seq_len: i
                        num_labels=num_classes, **PRESETS[preset])
 
 
-def build_model(config):
+def build_model(config, model_class=None):
+    """An ERNIE of ``config`` with a fresh head: ``model_class`` (default ErnieForSequenceClassification)."""
     from paddlenlp.transformers import ErnieForSequenceClassification
 
-    return ErnieForSequenceClassification(config)
+    return (model_class or ErnieForSequenceClassification)(config)
 
 
-def load_pretrained(source: str, num_classes: int | None = None):
-    """A PaddleNLP pretrained name or a local folder.
+def load_pretrained(source: str, num_classes: int | None = None, auto_class=None):
+    """A PaddleNLP pretrained name or a local folder, through ``auto_class`` (default
+    AutoModelForSequenceClassification; a task's own, e.g. AutoModelForTokenClassification).
 
     With ``num_classes`` the classifier head is sized to it (a fresh head when the saved
     one has another size); without, the saved head is kept as it is.
@@ -92,7 +94,7 @@ def load_pretrained(source: str, num_classes: int | None = None):
 
     head = {} if num_classes is None else {"num_classes": num_classes, "ignore_mismatched_sizes": True}
     try:
-        return AutoModelForSequenceClassification.from_pretrained(source, **head)
+        return (auto_class or AutoModelForSequenceClassification).from_pretrained(source, **head)
     except Exception as exc:
         raise ModelFileError(f"Could not load a model from '{source}': {exc}. Give a PaddleNLP model "
                              "name (needs internet) or a folder with model_config.json and "

@@ -56,7 +56,8 @@ class ArtifactRecord(_FlatRecord):
     """
     name: str
     int8: bool
-    accuracy: Optional[float] = None
+    accuracy: Optional[float] = None  # the task's headline metric (Report.metric), as every accuracy* field
+    task_metrics: Optional[dict] = None  # every metric the task reports, on Paddle Inference
     accuracy_x86_lite: Optional[float] = None
     max_abs_logit_diff_lite_vs_inference: Optional[float] = None
     label_agreement_lite_vs_inference: Optional[float] = None
@@ -106,6 +107,9 @@ class Report:
     total_seconds: float
     artifacts: List[ArtifactRecord]
     baselines: dict = field(default_factory=dict)  # name -> a classical model's test accuracy on the same split
+    task: str = "seq_cls"      # the strategy's task (ppliteformer/tasks)
+    metric: str = "accuracy"   # the task's headline metric: what every ``accuracy*`` field of this report holds
+    metric_label: str = "acc"  # its short name in tables
 
     def artifact(self, name: str) -> ArtifactRecord:
         return next(a for a in self.artifacts if a.name == name)

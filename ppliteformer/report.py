@@ -7,6 +7,7 @@ from .atomic import write_json_atomic
 from .layout import DATA_STAGE, REPORT_FILE, TEACHER, artifact_stage_name, model_stage_name
 from .records import ArtifactRecord, Report, StepResult
 from .steps import get_step
+from .tasks import get_task
 
 INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around every matmul) run by Paddle "
               "Inference, simulated in float ('accuracy') and on oneDNN's int8 kernels "
@@ -19,7 +20,7 @@ ARM_KERNELS = ("paddle_lite_arm_kernels_qemu: the arm .nb run by Paddle Lite's A
 
 # The artifact's stage kind -> {record field: the metric that stage reported}
 _METRICS = {
-    "evaluate": {"accuracy": "accuracy", "accuracy_x86_lite": "accuracy_x86_lite",
+    "evaluate": {"accuracy": "accuracy", "task_metrics": "task_metrics", "accuracy_x86_lite": "accuracy_x86_lite",
                  "max_abs_logit_diff_lite_vs_inference": "max_abs_logit_diff",
                  "label_agreement_lite_vs_inference": "label_agreement",
                  "accuracy_x86_int8_onednn": "accuracy_x86_int8_onednn"},
@@ -61,6 +62,7 @@ def _step_result(name: str, records: dict) -> StepResult:
 
 def build_report(strategy, records: dict) -> Report:
     """One record per artifact (the teacher, then each chain step), from the finished stages' metrics."""
+    task = get_task(strategy.task)
     names = [TEACHER, *strategy.chain]
     steps = {n: _step_result(n, records) for n in names if n in records}
     float_names = [n for n in names if n == TEACHER or get_step(n).all_float and not get_step(n).int8]
@@ -93,6 +95,7 @@ def build_report(strategy, records: dict) -> Report:
         total_seconds=round(sum(r.get("seconds") or 0 for r in records.values()), 1),
         artifacts=artifacts,
         baselines=records.get("baselines", {}).get("metrics", {}),
+        task=task.name, metric=task.metric, metric_label=task.metric_label,
     )
 
 
@@ -151,11 +154,12 @@ def _fmt(value, kind):
 
 def format_table(report: Report) -> str:
     """The table a run prints at its end, with the notes that say what produced each figure."""
-    columns = [("artifact", "name", None), ("acc (Paddle Inf.)", "accuracy", "acc"),
-               ("acc (Lite x86)", "accuracy_x86_lite", "acc"), (".nb arm", "nb_bytes_arm", "mb"),
+    metric = report.metric_label
+    columns = [("artifact", "name", None), (f"{metric} (Paddle Inf.)", "accuracy", "acc"),
+               (f"{metric} (Lite x86)", "accuracy_x86_lite", "acc"), (".nb arm", "nb_bytes_arm", "mb"),
                (".nb x86", "nb_bytes_x86", "mb"), ("Lite x86 latency", "latency_ms_x86_lite", "ms"),
                ("smaller", "size_ratio_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x"),
-               ("acc (ARM kernels)", "accuracy_arm", "acc"), ("ARM insns/inference", "arm_instructions_per_inference",
+               (f"{metric} (ARM kernels)", "accuracy_arm", "acc"), ("ARM insns/inference", "arm_instructions_per_inference",
                                                                "minsn"),
                ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio"),
                ("vs control", "gain_over_control", "pts")]
@@ -168,7 +172,8 @@ def format_table(report: Report) -> str:
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     for baseline in report.baselines.values():
         lines.append(f"({baseline['name']}): {baseline['description']} trained on the same train split in "
-                     f"{baseline['seconds']} s, C {baseline['c']} chosen on dev: a reference, not an artifact.")
+                     f"{baseline['seconds']} s, regularisation {baseline['c']} chosen on dev: a reference, not an "
+                     "artifact.")
     latency = report.artifacts[0].latency_x86_lite
     if latency:
         lines.append(f"Lite x86 latency: median of {latency['repeats']} runs after {latency['warmup']} warm-up, "

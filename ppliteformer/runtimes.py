@@ -119,20 +119,26 @@ def open_lite(nb_path, threads: int = 1) -> LiteModel:
         raise ModelFileError(str(exc)) from None
 
 
-def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarray:
-    """Run ``model`` over token-id lists, batched in length order; logits in input order.
+def outputs_over(model, ids_list: list, pad_id: int, batch_size: int) -> list:
+    """Run ``model`` over token-id lists, batched in length order; output 0 of each item, in input order.
 
-    Batches are padded to their longest member only, so batch 1 runs each text unpadded.
+    Batches are padded to their longest member only, so batch 1 runs each text unpadded. An output with a
+    token axis (a token task's [batch, tokens, tags]) is cut to the item's own length.
     """
     order = np.argsort([len(ids) for ids in ids_list], kind="stable")
-    out = None
+    out = [None] * len(ids_list)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        logits = model.run(batch_arrays([ids_list[i] for i in rows], pad_id, id_dtype=model.id_dtype))
-        if out is None:
-            out = np.zeros((len(ids_list), logits.shape[-1]), dtype="float32")
-        out[rows] = logits
+        batch = model.run(batch_arrays([ids_list[i] for i in rows], pad_id, id_dtype=model.id_dtype))
+        for position, row in enumerate(rows):
+            out[row] = batch[position] if batch.ndim == 2 else batch[position, :len(ids_list[row])]
     return out
+
+
+def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarray:
+    """``outputs_over`` of a classifier, as one [items, classes] array."""
+    outputs = outputs_over(model, ids_list, pad_id, batch_size)
+    return np.stack(outputs).astype("float32") if outputs else np.zeros((0, 0), dtype="float32")
 
 
 class DygraphModel:

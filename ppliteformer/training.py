@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runtimes import DygraphModel, logits_over
+from .runtimes import DygraphModel, logits_over, outputs_over
 from .device.predictor import SegmentedIds, batch_arrays
 
 
@@ -52,6 +52,12 @@ def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
     return float((predict_labels(model, dev_ids, pad_id) == np.asarray(dev_labels)).mean())
 
 
+def dev_metric(model, dev_ids, dev_targets, pad_id: int, task, labels) -> float:
+    """The task's headline metric of a dygraph model on encoded dev items."""
+    outputs = outputs_over(DygraphModel(model), dev_ids, pad_id, batch_size=64)
+    return task.score(outputs, dev_targets, labels)[task.metric]
+
+
 def adamw_with_schedule(model, learning_rate: float, total_steps: int, warmup_ratio: float, weight_decay: float,
                         extra_parameters=()):
     """(AdamW with gradient clipping at 1.0 and no decay on biases and norms, its linear warmup/decay schedule)."""
@@ -69,7 +75,7 @@ def adamw_with_schedule(model, learning_rate: float, total_steps: int, warmup_ra
 def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epochs: float,
                      batch_size: int, learning_rate: float, warmup_ratio: float, weight_decay: float,
                      seed: int, pad_id: int, evals_per_epoch: int = 1, on_best=None, progress=True,
-                     loss_fn=None, extra_parameters=()) -> dict:
+                     loss_fn=None, extra_parameters=(), task=None, labels=None) -> dict:
     """AdamW with linear warmup/decay and gradient clipping, for ``epochs`` passes (may be fractional).
 
     The loss is cross-entropy on the labels unless ``loss_fn(model, inputs, labels, rows)``
@@ -79,10 +85,16 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
     Dev accuracy is measured ``evals_per_epoch`` times per epoch and after the last step;
     ``on_best(model, dev_acc)`` is called on each new best, so the best checkpoint is kept
     even if training later gets worse (post-LayerNorm ERNIE trained from scratch can).
+
+    ``task`` (default: seq_cls) batches the targets, gives the default loss and the dev metric
+    (``labels``: its label names), so a token task trains through the same loop.
     """
     import paddle
     from tqdm import tqdm
 
+    from .tasks import DEFAULT_TASK, get_task
+
+    task = task or get_task(DEFAULT_TASK)
     paddle.seed(seed)
     rng = np.random.RandomState(seed)
     lengths = [len(ids) for ids in train_ids]
@@ -92,10 +104,9 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
     eval_steps = {round(eval_every * k) for k in range(1, int(total_steps / eval_every) + 1)} | {total_steps}
     if loss_fn is None:
         def loss_fn(m, inputs, labels, rows):
-            return paddle.nn.functional.cross_entropy(m(**inputs), labels)
+            return task.loss(m(**inputs), labels)
     optimizer, scheduler = adamw_with_schedule(model, learning_rate, total_steps, warmup_ratio, weight_decay,
                                                extra_parameters)
-    labels_np = np.asarray(train_labels, dtype="int64")
     history, best, step = [], -1.0, 0
     n_passes = -(-total_steps // steps_per_epoch)
     for epoch in range(1, n_passes + 1):
@@ -106,7 +117,7 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
             model.train()
             arrays = batch_arrays([train_ids[i] for i in rows], pad_id)
             loss = loss_fn(model, {k: paddle.to_tensor(v) for k, v in arrays.items()},
-                           paddle.to_tensor(labels_np[rows]), rows)
+                           paddle.to_tensor(task.batch_targets([train_labels[i] for i in rows])), rows)
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -117,11 +128,11 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
                 bar.set_postfix(loss=f"{total_loss / batch_no:.4f}")
             if step not in eval_steps:
                 continue
-            acc = dev_accuracy(model, dev_ids, dev_labels, pad_id)
+            acc = dev_metric(model, dev_ids, dev_labels, pad_id, task, labels)
             point = round(step / steps_per_epoch, 2)
             history.append({"epoch": point, "train_loss": round(total_loss / batch_no, 4), "dev_accuracy": acc})
             improved = acc > best
-            bar.write(f"epoch {point}: train loss {total_loss / batch_no:.4f}, dev accuracy {acc:.4f}"
+            bar.write(f"epoch {point}: train loss {total_loss / batch_no:.4f}, dev {task.metric} {acc:.4f}"
                       + ("  (best so far, kept)" if improved else ""))
             if improved:
                 best = acc

@@ -14,6 +14,7 @@ from .report import build_report, format_table, write_report
 from .stages import (arm_evaluate, baselines, bench, compress, convert, data, evaluate, export, pretrain, teacher,
                      teacher_logits)
 from .steps import get_step
+from .tasks import get_task
 
 log = logging.getLogger("ppliteformer")
 
@@ -60,7 +61,7 @@ def stages_for(strategy: Strategy, arm=None) -> list:
     """Every stage of a strategy, in order; ``arm``: an ArmToolchain, to run each arm .nb on ARM kernels."""
     stages = [data.stage(strategy)]
     if strategy.baselines.tfidf_logreg:
-        stages.append(baselines.stage(strategy.baselines))
+        stages.append(baselines.stage(strategy))
     if strategy.pretrain is not None:
         stages.append(pretrain.stage(strategy))
     stages += [teacher.stage(strategy), export.stage(id_dtype=strategy.export.input_dtype)]
@@ -113,6 +114,10 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
         log.info("%s", format_table(report))
         if until is None:
             write_report(workdir, report)
+            if not get_task(strategy.task).bundles:
+                log.info("bundle: none for task %s yet (the standalone predictor decodes one label per text)",
+                         strategy.task)
+                return report
             for folder in make_bundle(workdir, arm_toolchain=arm):
                 log.info("bundle: %s", folder)
     return report

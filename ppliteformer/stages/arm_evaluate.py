@@ -14,20 +14,16 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
 from ..arm.emulator import ArmEmulator
 from ..arm.toolchain import ArmToolchain
 from ..bench import synthetic_inputs
-from ..data import read_splits
 from ..errors import StageError
 from ..layout import DATA_STAGE, NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
-from ..runtimes import PaddleInferenceModel, logits_over
+from ..runtimes import PaddleInferenceModel, outputs_over
 from ..device.predictor import batch_arrays, read_id_dtype
-from ..training import encode_examples
-from .evaluate import compare_logits
+from ..tasks import get_task, stage_config
 
 log = logging.getLogger(__name__)
 
@@ -64,31 +60,33 @@ def _check(metrics: dict, strategy, int8: bool, label: str) -> None:
 
 def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy, int8: bool, final: bool,
                     label: str) -> dict:
+    """The task's metric of the arm .nb on the ARM kernels, its parity with Paddle Inference, its instructions."""
     cfg = strategy.arm
+    task = get_task(strategy.task)
     emulator = ArmEmulator(toolchain, cfg.cpu)
     tokenizer = load_tokenizer(str(model_dir))
-    ids = encode_examples(tokenizer, splits.test, strategy.data.max_seq_len)
-    labels = np.asarray([splits.labels.index(e.label) for e in splits.test])
+    ids, targets = task.encode(tokenizer, splits.test, strategy.data.max_seq_len, splits.labels)
     id_dtype = read_id_dtype(model_dir)
     feeds = [batch_arrays([row], tokenizer.pad_token_id, id_dtype=id_dtype) for row in ids]
     if final:
         outputs = emulator.run(arm_nb, feeds[:cfg.final_texts or len(feeds)])
     else:
         outputs = _texts_within_budget(emulator, arm_nb, feeds, cfg)
-    arm = np.concatenate(outputs)
+    arm = [output[0] for output in outputs]  # each run is a batch of 1
     count = len(arm)
-    reference = logits_over(PaddleInferenceModel(model_dir), ids[:count], tokenizer.pad_token_id, batch_size=32)
+    reference = outputs_over(PaddleInferenceModel(model_dir), ids[:count], tokenizer.pad_token_id, batch_size=32)
+    arm_scores = task.score(arm, targets[:count], splits.labels)
     metrics = {"runtime": RUNTIME, "cpu_identity": emulator.cpu, "texts": count, "test_texts": len(ids),
                "whole_test_split": count == len(ids),
                "reference": "paddle_inference_int8_simulated" if int8 else "paddle_inference",
-               "accuracy": float((arm.argmax(-1) == labels[:count]).mean()),
-               "accuracy_reference_same_texts": float((reference.argmax(-1) == labels[:count]).mean()),
-               **compare_logits(reference, arm)}
+               "accuracy": arm_scores[task.metric], "task_metrics": arm_scores,
+               "accuracy_reference_same_texts": task.score(reference, targets[:count], splits.labels)[task.metric],
+               **task.compare(reference, arm)}
     _check(metrics, strategy, int8, label)
     bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer), id_dtype=id_dtype)  # as Lite x86 is timed
     metrics["instructions"] = emulator.instructions(arm_nb, bench_feeds, cfg.count_runs)
     metrics["instructions"]["seq_len"] = strategy.bench.seq_len
-    log.info(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): accuracy {metrics['accuracy']:.4f} on "
+    log.info(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): {task.metric} {metrics['accuracy']:.4f} on "
           f"{count} of {len(ids)} test texts; vs {metrics['reference']} largest logit difference "
           f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
           f"{metrics['instructions']['instructions_per_inference'] / 1e6:.2f} M aarch64 instructions per inference "
@@ -101,7 +99,7 @@ def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: s
     """Run the arm `.nb` made by stage ``converted`` from the inference model of stage ``model``."""
     def run(ctx):
         return evaluate_on_arm(toolchain, ctx.input(model), ctx.input(converted) / "arm" / NB_FILE,
-                               read_splits(ctx.input(DATA_STAGE)), strategy, int8, final, name)
+                               get_task(strategy.task).read_splits(ctx.input(DATA_STAGE)), strategy, int8, final, name)
     config = {"arm": strategy.arm, "evaluate": strategy.evaluate, "seq_len": strategy.bench.seq_len,
               "final": final, "native_build": toolchain.build_dir.name}
-    return Stage(name, run, config, inputs=(DATA_STAGE, model, converted))
+    return Stage(name, run, stage_config(strategy, config), inputs=(DATA_STAGE, model, converted))

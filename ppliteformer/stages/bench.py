@@ -10,7 +10,7 @@ import numpy as np
 
 from ..bench import measure_latency, synthetic_inputs
 from ..layout import DATA_STAGE, META_FILE, NB_FILE
-from ..data import read_splits
+from ..tasks import DEFAULT_TASK, get_task
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel
 from ..device.predictor import mkl_avx2_env, read_id_dtype
@@ -28,12 +28,12 @@ def median_test_length(data_dir, model_dir) -> int:
     """The median token count of the test split's texts under the model's own tokenizer ([CLS] and
     [SEP] included): what a typical request costs, beside the bench length's worst case."""
     from ..modeling import load_tokenizer
-    from ..training import encode_examples
 
     meta = json.loads((Path(model_dir) / META_FILE).read_text())
-    tokenizer = load_tokenizer(str(model_dir))
-    lengths = [len(ids) for ids in encode_examples(tokenizer, read_splits(data_dir).test, int(meta["max_seq_len"]))]
-    return int(np.median(lengths))
+    task = get_task(meta.get("task", DEFAULT_TASK))
+    splits = task.read_splits(data_dir)
+    ids, _ = task.encode(load_tokenizer(str(model_dir)), splits.test, int(meta["max_seq_len"]), splits.labels)
+    return int(np.median([len(row) for row in ids]))
 
 
 def _timed_at_both_lengths(measure, cfg, median_len, engine: str, label: str) -> dict:

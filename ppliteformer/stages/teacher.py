@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 from ..config import DataConfig, TeacherConfig
-from ..data import DatasetSplits, texts_of
 from ..errors import ModelFileError, StageError
 from ..inference_import import is_inference_model_folder, rebuild_from_inference_model
 from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameters, load_pretrained,
@@ -15,13 +14,13 @@ from ..modeling import (PRESET_SOURCE, build_model, build_vocab, count_parameter
 from ..layout import DATA_STAGE, ENCODER_FILE, PRETRAIN, TASK_FILE
 from ..pipeline import Stage
 from ..records import StepResult
-from ..training import dev_accuracy, encode_examples, train_classifier
-from ..data import read_splits
+from ..tasks import DEFAULT_TASK, get_task, stage_config
+from ..training import dev_metric, train_classifier
 
 log = logging.getLogger(__name__)
 
 
-def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir: Path,
+def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir: Path, task,
                    pretrained: Path | None = None):
     """The model and tokenizer to fine-tune; a preset starts from ``pretrained`` (the pretrain stage's
     folder: its vocabulary and encoder) when given, else from random weights and the train split's vocabulary."""
@@ -30,15 +29,20 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
         if pretrained is not None:
             shutil.copy(pretrained / "vocab.txt", vocab_file)
         else:
-            write_vocab(build_vocab(texts_of(splits.train), cfg.vocab_min_freq), vocab_file)
+            write_vocab(build_vocab(task.texts(splits.train), cfg.vocab_min_freq), vocab_file)
         tokenizer = load_tokenizer(str(vocab_file))
-        model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len))
+        model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len),
+                            task.model_class("ErnieForSequenceClassification"))
         if pretrained is not None:
             import paddle
 
             model.ernie.set_state_dict(paddle.load(str(pretrained / ENCODER_FILE)))
         return model, tokenizer
     from_program = is_inference_model_folder(cfg.source)
+    if from_program and task.name != DEFAULT_TASK:
+        raise ModelFileError(f"{cfg.source} is an exported inference model; a teacher rebuilt from a program is "
+                             f"a sequence classifier, not a {task.name} model. Give the model folder saved with "
+                             "save_pretrained (model_state.pdparams and its config) instead.")
     if from_program:
         model, diff = rebuild_from_inference_model(cfg.source, cfg.model_filename or None, cfg.params_filename or None)
         log.info("teacher: rebuilt from the inference model in %s as %s (%d layers, hidden %d); logits match the "
@@ -46,7 +50,7 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSpli
                  model.config.hidden_size, diff)
         tokenizer = load_tokenizer(str(Path(cfg.source) / "vocab.txt"))
     else:
-        model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None)
+        model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None, task.auto_class())
         tokenizer = load_tokenizer(cfg.source)
     if model.config.num_labels != len(splits.labels) and (not cfg.train or from_program):
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
@@ -73,36 +77,36 @@ def _check_expected_accuracy(cfg: TeacherConfig, dev_acc: float) -> None:
                          "correct the expected value.")
 
 
-def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits: DatasetSplits, out_dir,
-                  pretrained=None) -> StepResult:
-    """Build or load the teacher (a preset from the ``pretrained`` encoder, if given), fine-tune it, keep the
-    best dev checkpoint in ``out_dir``."""
+def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir, pretrained=None,
+                  task: str = DEFAULT_TASK) -> StepResult:
+    """Build or load the teacher (a preset from the ``pretrained`` encoder, if given) with ``task``'s head,
+    fine-tune it, keep the best dev checkpoint in ``out_dir``."""
     import paddle
 
     out_dir = Path(out_dir)
+    task = get_task(task)
     paddle.seed(cfg.seed)
-    model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir, None if pretrained is None else Path(pretrained))
-    label_id = {label: i for i, label in enumerate(splits.labels)}
-    (out_dir / TASK_FILE).write_text(json.dumps({"labels": list(splits.labels),
+    model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir, task,
+                                      None if pretrained is None else Path(pretrained))
+    (out_dir / TASK_FILE).write_text(json.dumps({"task": task.name, "labels": list(splits.labels),
                                                  "max_seq_len": data_cfg.max_seq_len,
-                                                 "text_pair": splits.pairs}), encoding="utf-8")
+                                                 "text_pair": bool(getattr(splits, "pairs", False))}),
+                                     encoding="utf-8")
 
     def save(m, dev_acc=None):
         m.save_pretrained(str(out_dir))
         tokenizer.save_pretrained(str(out_dir))
 
-    dev_ids = encode_examples(tokenizer, splits.dev, data_cfg.max_seq_len)
-    dev_labels = [label_id[e.label] for e in splits.dev]
+    dev_ids, dev_targets = task.encode(tokenizer, splits.dev, data_cfg.max_seq_len, splits.labels)
     if not cfg.train:
         model.eval()
-        acc = dev_accuracy(model, dev_ids, dev_labels, tokenizer.pad_token_id)
+        acc = dev_metric(model, dev_ids, dev_targets, tokenizer.pad_token_id, task, splits.labels)
         _check_expected_accuracy(cfg, acc)
         save(model)
         return StepResult(dev_accuracy_after=acc, parameters=count_parameters(model), details={"trained": False})
-    train_ids = encode_examples(tokenizer, splits.train, data_cfg.max_seq_len)
+    train_ids, train_targets = task.encode(tokenizer, splits.train, data_cfg.max_seq_len, splits.labels)
     result = train_classifier(
-        model, train_ids, [label_id[e.label] for e in splits.train],
-        dev_ids, dev_labels,
+        model, train_ids, train_targets, dev_ids, dev_targets, task=task, labels=splits.labels,
         epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
         warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
         evals_per_epoch=cfg.evals_per_epoch,
@@ -116,7 +120,9 @@ def stage(strategy) -> Stage:
     pretrained = strategy.pretrain is not None
 
     def run(ctx):
-        return train_teacher(strategy.teacher, strategy.data, read_splits(ctx.input(DATA_STAGE)), ctx.out_dir,
-                             ctx.input(PRETRAIN) if pretrained else None).to_json()
-    return Stage("teacher", run, {"teacher": strategy.teacher, "max_seq_len": strategy.data.max_seq_len},
+        return train_teacher(strategy.teacher, strategy.data, task.read_splits(ctx.input(DATA_STAGE)), ctx.out_dir,
+                             ctx.input(PRETRAIN) if pretrained else None, strategy.task).to_json()
+    task = get_task(strategy.task)
+    return Stage("teacher", run, stage_config(strategy, {"teacher": strategy.teacher,
+                                                         "max_seq_len": strategy.data.max_seq_len}),
                  inputs=(DATA_STAGE, PRETRAIN) if pretrained else (DATA_STAGE,))

@@ -1,0 +1,144 @@
+"""The task shapes the product serves, one module each, found through this registry.
+
+Each module in this folder defines ``TASK``, an instance of a ``Task`` subclass: its name (the
+strategy's ``task:``), the name of its headline metric, its built-in data and file formats, the
+PaddleNLP head every family gets, its loss, its metrics, how two runtimes' outputs must agree,
+and its classical baseline. (Each compression step says which tasks it serves: ``Step.tasks``.) The stages ask the task and
+never test its name, so a new task is one new module (a task defined elsewhere, a plug-in or a
+test, joins with ``register``), the way ``ppliteformer/steps`` works for compression steps.
+
+Importing this package stays light: task modules import Paddle and scikit-learn inside methods.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ..errors import ConfigError
+
+DEFAULT_TASK = "seq_cls"
+
+
+class Task:
+    """One task shape. A subclass sets the class attributes and implements the methods.
+
+    ``items`` are what the task's splits hold (an ``Example``, a ``TaggedSentence``, ...);
+    ``targets`` are what ``encode`` makes of them for the loss and the metrics; ``outputs``
+    are one model output per item, as a runtime returns it for that item alone (a token task's
+    ``[tokens, tags]`` cut to the item's own length).
+    """
+    name = ""
+    summary = ""           # one line for `ppliteformer run --help`
+    metric = ""            # the headline metric: report.json's ``accuracy`` fields hold it for this task
+    metric_label = ""      # its short name in the printed table ("acc", "F1")
+    head = ""              # the PaddleNLP class of a family is <Family><head>, e.g. ErnieForTokenClassification
+    bundles = False        # whether the standalone predictor (device/predictor.py) serves this task
+
+    def load_splits(self, data_cfg):
+        """The data stage's splits (an object with train, dev, test, labels, stats and ``to_json``)."""
+        raise NotImplementedError
+
+    def splits_from_json(self, obj: dict):
+        raise NotImplementedError
+
+    def read_splits(self, data_dir):
+        """The splits the data stage wrote into ``data_dir``."""
+        import json
+        from pathlib import Path
+
+        from ..layout import SPLITS_FILE
+
+        return self.splits_from_json(json.loads((Path(data_dir) / SPLITS_FILE).read_text(encoding="utf-8")))
+
+    def describe(self, splits) -> str:
+        """The data stage's one line: rows, what cleaning dropped, the split sizes, the labels."""
+        raise NotImplementedError
+
+    def texts(self, items) -> list:
+        """Every raw text of ``items``, for a vocabulary built from the train split."""
+        raise NotImplementedError
+
+    def encode(self, tokenizer, items, max_seq_len: int, labels) -> tuple:
+        """(token ids or ``SegmentedIds`` per item, target per item)."""
+        raise NotImplementedError
+
+    def batch_targets(self, targets: list):
+        """The targets of one batch as the numpy array the loss takes."""
+        raise NotImplementedError
+
+    def loss(self, logits, targets):
+        """The training loss (Paddle tensors) of one batch."""
+        raise NotImplementedError
+
+    def score(self, outputs: list, targets: list, labels) -> dict:
+        """The task's metrics of ``outputs`` against ``targets``; ``self.metric`` among them."""
+        raise NotImplementedError
+
+    def compare(self, reference: list, other: list) -> dict:
+        """How far two runtimes' outputs on the same items are apart: ``max_abs_logit_diff`` and
+        ``label_agreement`` (the share of predicted labels that agree, per item or per token)."""
+        raise NotImplementedError
+
+    def baseline(self, splits, cfg) -> dict:
+        """A classical model trained on the train split, scored on the test split with the task's
+        metric under the key ``accuracy`` (with ``name``, ``description`` and ``seconds``)."""
+        raise NotImplementedError
+
+    def auto_class(self):
+        """PaddleNLP's Auto class that loads this task's model from a saved folder."""
+        import paddlenlp.transformers as transformers
+
+        return getattr(transformers, f"AutoModel{self.head}")
+
+    def model_class(self, family_class_name: str):
+        """The family's class for this task, from its sequence-classifier name (e.g. BertForSequenceClassification)."""
+        import paddlenlp.transformers as transformers
+
+        return getattr(transformers, family_class_name.replace("ForSequenceClassification", self.head))
+
+
+_REGISTRY: dict = {}
+
+
+def _discover() -> None:
+    """Import each module of this folder once and register its ``TASK``."""
+    if _REGISTRY:
+        return
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_"):
+            continue
+        task = getattr(importlib.import_module(f"{__name__}.{module.name}"), "TASK", None)
+        if task is not None:
+            _REGISTRY[task.name] = task
+
+
+def register(task: Task) -> Task:
+    """Add a task defined outside this folder (a plug-in or a test); its name must be new."""
+    _discover()
+    if task.name in _REGISTRY:
+        raise ValueError(f"a task named {task.name!r} is already registered")
+    _REGISTRY[task.name] = task
+    return task
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def task_names() -> list:
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def stage_config(strategy, config):
+    """A stage's reuse key: ``config`` alone for the default task (the keys of work directories made before
+    tasks existed stay valid), with the task's name for any other."""
+    return config if strategy.task == DEFAULT_TASK else {"task": strategy.task, "config": config}
+
+
+def get_task(name: str, where: str = "task") -> Task:
+    _discover()
+    if name not in _REGISTRY:
+        raise ConfigError(f"{where}: unknown task {name!r}. Tasks: " + "; ".join(
+            f"{t.name} ({t.summary})" for t in sorted(_REGISTRY.values(), key=lambda t: t.name)) + ".")
+    return _REGISTRY[name]
