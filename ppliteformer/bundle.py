@@ -25,7 +25,7 @@ import numpy as np
 
 from .atomic import temporary_name
 from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
-from .device.predictor import TextClassifier
+from .device.predictor import TextClassifier, entity_line
 from .errors import ConfigError
 from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, VOCAB_FILE, convert_folder, model_folder
 from .runtimes import PaddleInferenceModel, open_lite
@@ -35,20 +35,33 @@ ATOL = {"fp32": 1e-3, "int8": 0.25, "arm_kernels": 1e-3}
 ARM_KERNELS_LABEL = "paddle_lite_arm_kernels_qemu (this .nb on Paddle Lite's ARM kernels, emulated here)"
 
 
+def _expected(classifier: TextClassifier, text: str, text_pair, logits) -> dict:
+    """A self-check sample: the input, what predict.py prints of it (a label, or a token model's
+    entities) and the logits that came from."""
+    decoded = classifier.decode(text, text_pair, logits)
+    pair = {} if text_pair is None else {"text_pair": text_pair}
+    shown = {"entities": entity_line(decoded["entities"])} if "entities" in decoded else {"label": decoded["label"]}
+    return {"text": text, **pair, **shown, "logits": decoded["logits"]}
+
+
+def _margin(logits) -> float:
+    """The smallest gap between the two largest logits (over every piece of a token model's output)."""
+    top = np.sort(np.atleast_2d(logits), axis=-1)
+    return float((top[:, -1] - top[:, -2]).min())
+
+
 def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, pool: int = 200) -> list:
     """The ``count`` test-split inputs (of the first ``pool``) with the widest gap between the top two
-    logits, so that a device's rounding cannot flip their label."""
-    from .data import read_splits
+    logits, so that a device's rounding cannot flip their label (or any token's tag)."""
+    from .tasks import read_task_splits
 
+    task, splits = read_task_splits(workdir / DATA_STAGE)
     candidates = []
-    for e in read_splits(workdir / DATA_STAGE).test[:pool]:
-        logits = reference.run(classifier.arrays([classifier.encode(e.text, e.text_b, warn=False)]))[0]
-        top = np.sort(logits)[::-1]
-        pair = {} if e.text_b is None else {"text_pair": e.text_b}
-        candidates.append((float(top[0] - top[1]), {"text": e.text, **pair}, logits))
+    for text, text_pair in map(task.sample_input, splits.test[:pool]):
+        logits = reference.run(classifier.arrays([classifier.encode(text, text_pair, warn=False)]))[0]
+        candidates.append((_margin(logits), text, text_pair, logits))
     candidates.sort(key=lambda c: -c[0])
-    return [{**sample, "label": classifier.labels[int(logits.argmax())], "logits": [float(x) for x in logits]}
-            for _, sample, logits in candidates[:count]]
+    return [_expected(classifier, text, text_pair, logits) for _, text, text_pair, logits in candidates[:count]]
 
 
 def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolchain) -> list:
@@ -57,8 +70,7 @@ def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolc
 
     feeds = [classifier.arrays([classifier.encode(s["text"], s.get("text_pair"), warn=False)]) for s in samples]
     outputs = ArmEmulator(toolchain).run(arm_nb, feeds)
-    return [{**s, "label": classifier.labels[int(out[0].argmax())], "logits": [float(x) for x in out[0]]}
-            for s, out in zip(samples, outputs)]
+    return [_expected(classifier, s["text"], s.get("text_pair"), out[0]) for s, out in zip(samples, outputs)]
 
 
 def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8, arm_toolchain=None) -> list:

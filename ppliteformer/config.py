@@ -367,9 +367,9 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     chain = _coerce(raw.get("chain", []), "typing.Tuple[str, ...]", f"{path}: chain")
     check_chain(chain, f"{path}: chain")
     task = get_task(_coerce(raw.get("task", DEFAULT_TASK), "str", f"{path}: task"), f"{path}: task")
-    unserved = [s for s in chain if task.name not in get_step(s).tasks]
+    unserved = [s for s in chain if get_step(s).tasks is not None and task.name not in get_step(s).tasks]
     if unserved:
-        served = [s for s in step_names() if task.name in get_step(s).tasks]
+        served = [s for s in step_names() if get_step(s).tasks is None or task.name in get_step(s).tasks]
         raise ConfigError(f"{path}: chain step '{unserved[0]}' does not serve task '{task.name}' yet (steps that "
                           f"do: {', '.join(served) or 'none so far'}; '{unserved[0]}' serves "
                           f"{', '.join(get_step(unserved[0]).tasks)}). Remove it from chain.")

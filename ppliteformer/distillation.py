@@ -71,11 +71,13 @@ class DistillationLoss:
     the teacher's width when hidden-state distillation is on.
     """
 
-    def __init__(self, cached_teacher_logits: np.ndarray, alpha: float, temperature: float,
+    def __init__(self, cached_teacher_logits: np.ndarray, alpha: float, temperature: float, task,
                  teacher=None, hidden_loss_weight: float = 0.0, student=None):
+        """``cached_teacher_logits``: [train items, classes], or a token task's [items, pieces, tags]
+        (zero-padded; cut to each batch's length); ``task`` gives the hard and the soft loss."""
         import paddle
 
-        self.cached = cached_teacher_logits
+        self.cached, self.task = cached_teacher_logits, task
         self.alpha, self.temperature = alpha, temperature
         self.hidden_loss_weight = hidden_loss_weight
         self.teacher = teacher
@@ -96,10 +98,11 @@ class DistillationLoss:
         hidden = self.hidden_loss_weight > 0
         out = model(**inputs, output_hidden_states=hidden, return_dict=hidden)
         logits = out.logits if hidden else out
-        t = self.temperature
-        target = F.softmax(paddle.to_tensor(self.cached[rows]) / t, axis=-1)
-        soft = -(target * F.log_softmax(logits / t, axis=-1)).sum(axis=-1).mean() * t * t
-        loss = self.alpha * F.cross_entropy(logits, labels) + (1 - self.alpha) * soft
+        cached = self.cached[rows]
+        if cached.ndim == 3:  # per piece: the batch is padded to its own longest item
+            cached = cached[:, :logits.shape[1]]
+        soft = self.task.soft_loss(logits, paddle.to_tensor(cached), labels, self.temperature)
+        loss = self.alpha * self.task.loss(logits, labels) + (1 - self.alpha) * soft
         if hidden:
             with paddle.no_grad():
                 teacher_states = self.teacher(**inputs, output_hidden_states=True, return_dict=True).hidden_states

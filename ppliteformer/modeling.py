@@ -84,17 +84,17 @@ def build_model(config, model_class=None):
 
 
 def load_pretrained(source: str, num_classes: int | None = None, auto_class=None):
-    """A PaddleNLP pretrained name or a local folder, through ``auto_class`` (default
-    AutoModelForSequenceClassification; a task's own, e.g. AutoModelForTokenClassification).
+    """A PaddleNLP pretrained name or a local folder, through ``auto_class`` (default: the Auto class of the
+    task the folder's task.json names, AutoModelForSequenceClassification without one).
 
     With ``num_classes`` the classifier head is sized to it (a fresh head when the saved
     one has another size); without, the saved head is kept as it is.
     """
-    from paddlenlp.transformers import AutoModelForSequenceClassification
+    from .structure import task_of
 
     head = {} if num_classes is None else {"num_classes": num_classes, "ignore_mismatched_sizes": True}
     try:
-        return (auto_class or AutoModelForSequenceClassification).from_pretrained(source, **head)
+        return (auto_class or task_of(source).auto_class()).from_pretrained(source, **head)
     except Exception as exc:
         raise ModelFileError(f"Could not load a model from '{source}': {exc}. Give a PaddleNLP model "
                              "name (needs internet) or a folder with model_config.json and "

@@ -18,19 +18,20 @@ def _taylor(param) -> np.ndarray:
     return np.abs(param.numpy() * param.grad.numpy())
 
 
-def unit_importance(model, loss_fn, train_ids, train_labels, pad_id: int, batches: int,
+def unit_importance(model, loss_fn, train_ids, batch_targets, pad_id: int, batches: int,
                     batch_size: int, seed: int) -> list:
-    """Per layer: (head scores [heads], neuron scores [ffn]) from accumulated gradients."""
+    """Per layer: (head scores [heads], neuron scores [ffn]) from accumulated gradients;
+    ``batch_targets(rows)``: the loss's targets of those train rows."""
     import paddle
 
     rng = np.random.RandomState(seed)
-    labels = np.asarray(train_labels, dtype="int64")
     model.train()
     model.clear_gradients()
     for _ in range(batches):
         rows = rng.choice(len(train_ids), size=min(batch_size, len(train_ids)), replace=False)
         arrays = batch_arrays([train_ids[i] for i in rows], pad_id)
-        loss = loss_fn(model, {k: paddle.to_tensor(v) for k, v in arrays.items()}, paddle.to_tensor(labels[rows]), rows)
+        loss = loss_fn(model, {k: paddle.to_tensor(v) for k, v in arrays.items()}, paddle.to_tensor(batch_targets(rows)),
+                       rows)
         loss.backward()
     scores = []
     for layer in encoder_layers(model):

@@ -62,7 +62,7 @@ def render_report(workdir, device_results=()) -> tuple:
     report = read_report(workdir)
     names = [a.name for a in report.artifacts]
     devices = [_load_device(Path(p), names, report.final) for p in device_results]
-    plots = _plot_section(report.artifacts)
+    plots = _plot_section(report.artifacts, report.metric)
     sections = [_run_section(report), _artifact_section(report, devices), plots]
     if devices:
         sections.append(_device_section(devices))
@@ -182,9 +182,10 @@ def _device_latency(latency: dict) -> str:
 
 
 def _artifact_section(report: Report, devices: list) -> _Section:
+    metric = report.metric  # the task's: accuracy, span_f1, ...
     columns = [
         ("artifact", lambda a: a.name + (" (int8)" if a.int8 else "")),
-        ("accuracy", lambda a: _num(a.accuracy, ".4f")),
+        (metric, lambda a: _num(a.accuracy, ".4f")),
         ("vs teacher", lambda a: _num(_scaled(a.accuracy_change_vs_teacher, 100), "+.2f", " pts")),
         ("arm .nb", lambda a: _num(_scaled(a.nb_bytes_arm, 1e-6), ".3f", " MB")),
         ("smaller than teacher", lambda a: _num(a.size_ratio_arm_vs_teacher, ".2f", "x")),
@@ -193,9 +194,9 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         ("ms at the median test length", lambda a: "-" if a.latency_ms_at_median_length is None else
          f"{_num(a.latency_ms_at_median_length, '.3f')} ({a.median_length_tokens} tokens"
          + (", oneDNN int8)" if a.int8 else ", Lite x86)")),
-        ("int8 on x86: accuracy / ms (oneDNN)", lambda a: "-" if not a.int8 else
+        (f"int8 on x86: {metric} / ms (oneDNN)", lambda a: "-" if not a.int8 else
          f"{_num(a.accuracy_x86_int8_onednn, '.4f')} / {_num(a.latency_ms_x86_int8, '.3f')}"),
-        ("ARM kernels (emulated): accuracy / texts", lambda a: "-" if a.accuracy_arm is None else
+        (f"ARM kernels (emulated): {metric} / texts", lambda a: "-" if a.accuracy_arm is None else
          f"{_num(a.accuracy_arm, '.4f')} / {a.arm_texts}"),
         ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.arm_instructions_per_inference
          else f"{_num(_scaled(a.arm_instructions_per_inference, 1e-6), '.2f', ' M')} / "
@@ -209,11 +210,11 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         columns.append(("ARM device latency", lambda a: "; ".join(
             f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"
             for d in devices if d["artifact"] == a.name) or "-"))
-    columns.append(("accuracy verified by",
+    columns.append((f"{metric} verified by",
                     lambda a: (ARM_INT8_NOTE if a.int8 else ARM_NOTE) if a.accuracy_arm is not None
                     else INT8_NOTE if a.int8 else a.accuracy_verified_by or "-"))
     artifacts = report.artifacts
-    lines = ["Accuracy: test split, run by Paddle Inference (0..1); 'vs teacher' in percentage points. "
+    lines = [f"{metric}: test split, run by Paddle Inference (0..1); 'vs teacher' in percentage points. "
              "'smaller' and 'faster' are the teacher's .nb size or latency divided by the artifact's."]
     bench = next((a.latency_x86_lite for a in artifacts if a.latency_x86_lite), None)
     if bench:
@@ -236,7 +237,7 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         rows.append([f"reference: {baseline['description']}", _num(baseline["accuracy"], ".4f"),
                      _num(change, "+.2f", " pts")] + ["-"] * (len(columns) - 4) + ["same test split; not deployed"])
         lines.append(f"Reference row: {baseline['description']}, trained on this run's train split in "
-                     f"{baseline['seconds']} s (C {baseline['c']} chosen on the dev split, "
+                     f"{baseline['seconds']} s (regularisation {baseline['c']} chosen on the dev split, "
                      f"{baseline['features']:,} features). A compressed Transformer is worth shipping where it "
                      "beats this.")
     return _Section("Artifacts", lines=lines, table=([title for title, _ in columns], rows))
@@ -248,17 +249,17 @@ def _left_off(points: list, int8_reason: str) -> str:
     return f"Left off, having no value here: {', '.join(gone)}." if gone else ""
 
 
-def _plot_section(artifacts: list) -> _Section:
+def _plot_section(artifacts: list, metric: str) -> _Section:
     size = [(a.name, _scaled(a.nb_bytes_arm, 1e-6), a.accuracy, bool(a.int8))
             for a in artifacts]
     latency = [(a.name, a.latency_ms_x86_lite, a.accuracy, bool(a.int8))
                for a in artifacts]
     plots = []
     for file_name, title, x_title, points, reason in (
-            (SIZE_SVG, "Accuracy vs arm .nb size", "arm .nb size (MB)", size, ""),
-            (LATENCY_SVG, "Accuracy vs Lite x86 latency", "Lite x86 median latency (ms)", latency,
+            (SIZE_SVG, f"{metric} vs arm .nb size", "arm .nb size (MB)", size, ""),
+            (LATENCY_SVG, f"{metric} vs Lite x86 latency", "Lite x86 median latency (ms)", latency,
              "int8: Paddle Lite x86 cannot run int8 matmuls, so it has no Lite x86 latency")):
-        plots.append((file_name, title, _left_off(points, reason), _scatter(title, x_title, points)))
+        plots.append((file_name, title, _left_off(points, reason), _scatter(title, x_title, points, metric)))
     return _Section("Plots", plots=plots)
 
 
@@ -310,8 +311,8 @@ def _place_labels(anchors: list) -> list:
     return labels
 
 
-def _scatter(title: str, x_title: str, points: list) -> str:
-    """SVG scatter of accuracy (%) against x, one labelled point per artifact, joined in chain order.
+def _scatter(title: str, x_title: str, points: list, metric: str) -> str:
+    """SVG scatter of the task's metric (%) against x, one labelled point per artifact, joined in chain order.
 
     ``points``: (name, x, accuracy 0..1, int8); those without x or accuracy are left off.
     """
@@ -342,7 +343,7 @@ def _scatter(title: str, x_title: str, points: list) -> str:
             f'stroke="#888"/>',
             f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - 10}" text-anchor="middle">{html.escape(x_title)}</text>',
             f'<text transform="translate(16 {(TOP + H - BOTTOM) / 2}) rotate(-90)" text-anchor="middle">'
-            'test accuracy (%)</text>',
+            f'test {html.escape(metric)} (%)</text>',
             '<polyline fill="none" stroke="#999" stroke-dasharray="4 3" points="'
             + " ".join(f"{px(x):.1f},{py(y):.1f}" for _, x, y, _ in shown) + '"/>']
     for (name, x, y, int8), (_, lx, ly) in zip(shown, _place_labels([(n, px(x), py(y)) for n, x, y, _ in shown])):

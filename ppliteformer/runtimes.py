@@ -137,8 +137,18 @@ def outputs_over(model, ids_list: list, pad_id: int, batch_size: int) -> list:
 
 def logits_over(model, ids_list: list, pad_id: int, batch_size: int) -> np.ndarray:
     """``outputs_over`` of a classifier, as one [items, classes] array."""
-    outputs = outputs_over(model, ids_list, pad_id, batch_size)
-    return np.stack(outputs).astype("float32") if outputs else np.zeros((0, 0), dtype="float32")
+    return padded_stack(outputs_over(model, ids_list, pad_id, batch_size))
+
+
+def padded_stack(outputs: list) -> np.ndarray:
+    """Per-item outputs as one array: [items, classes], or [items, longest, tags] with zeros past each
+    item's own length."""
+    if not outputs or np.ndim(outputs[0]) == 1:
+        return np.stack(outputs).astype("float32") if outputs else np.zeros((0, 0), dtype="float32")
+    out = np.zeros((len(outputs), max(len(o) for o in outputs), outputs[0].shape[-1]), dtype="float32")
+    for row, output in enumerate(outputs):
+        out[row, :len(output)] = output
+    return out
 
 
 class DygraphModel:

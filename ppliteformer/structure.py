@@ -69,6 +69,14 @@ def read_task(model_dir) -> dict:
     return json.loads((Path(model_dir) / TASK_FILE).read_text(encoding="utf-8"))
 
 
+def task_of(model_dir):
+    """The Task (ppliteformer/tasks) a model folder was trained for: its task.json's, seq_cls without one."""
+    from .tasks import DEFAULT_TASK, get_task
+
+    path = Path(model_dir) / TASK_FILE
+    return get_task(read_task(model_dir).get("task", DEFAULT_TASK) if path.is_file() else DEFAULT_TASK)
+
+
 def load_checkpoint(model_dir, dropout: bool = True, weights: bool = True):
     """The classifier saved in ``model_dir`` (by save_checkpoint or save_pretrained), eval mode.
 
@@ -84,6 +92,7 @@ def load_checkpoint(model_dir, dropout: bool = True, weights: bool = True):
         raise ModelFileError(f"{model_dir} holds no {WEIGHTS_FILE}: it is not a finished model folder. "
                              "Run the stage that makes it again.")
     config_class, classifier_class = classes_for(AutoConfig.from_pretrained(str(model_dir)).model_type)
+    classifier_class = task_of(model_dir).model_class(classifier_class.__name__)
     config = config_class.from_pretrained(str(model_dir))
     if not dropout:
         config.hidden_dropout_prob = config.attention_probs_dropout_prob = config.classifier_dropout = 0.0

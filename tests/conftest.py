@@ -88,6 +88,43 @@ def pair_run(tmp_path_factory, corpus_tsv):
     return workdir, run_strategy(strategy, workdir=workdir)
 
 
+NER_CHAIN = """chain: [distill, prune, trim_vocab, embedding_int8, qat]
+distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 2, batch_size: 16, learning_rate: 5.0e-3}
+prune: {epochs: 1, importance_batches: 2}
+qat: {epochs: 1}
+"""
+NER_STRATEGY = """
+name: tiny_ner
+task: token_cls
+data: {{source: {data}, max_seq_len: 48, seed: 7}}
+teacher: {{preset: ernie-tiny-test, epochs: 5, batch_size: 16, learning_rate: 5.0e-3}}
+bench: {{seq_len: 48, repeats: 5, warmup: 1}}
+"""
+
+
+@pytest.fixture(scope="session")
+def ner_conll(tmp_path_factory):
+    """The built-in corpus's first 600 sentences as a CoNLL file: the format a user brings."""
+    from ppliteformer.tasks.token_data import peoples_daily_path, read_peoples_daily
+
+    path = tmp_path_factory.mktemp("ner") / "peoples_daily_600.conll"
+    with open(path, "w", encoding="utf-8") as f:
+        for sentence in read_peoples_daily(peoples_daily_path(), limit=600):
+            f.write("".join(f"{c} {t}\n" for c, t in zip(sentence.chars, sentence.tags)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ner_run(tmp_path_factory, ner_conll):
+    """(workdir, report) of the whole chain for named entities on 600 People's Daily sentences (CoNLL)."""
+    from ppliteformer.workflow import run_strategy
+
+    strategy = tmp_path_factory.mktemp("ner_strategy") / "ner.yaml"
+    strategy.write_text(NER_STRATEGY.format(data=ner_conll) + NER_CHAIN, encoding="utf-8")
+    workdir = tmp_path_factory.mktemp("ner_work")
+    return workdir, run_strategy(strategy, workdir=workdir)
+
+
 TIERS = ("unit", "tiny", "slow")
 
 

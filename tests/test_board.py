@@ -1,6 +1,7 @@
 """The documented board workflow against an emulated aarch64 Debian board over real ssh
 (tests/emulated_board.py): run_on_board.py as a user runs it, from inside a bundle, for an
-fp32 and an int8 bundle; predict.py on the board, which has no paddlelite and no libgomp1."""
+fp32, an int8, a sentence-pair and a named-entity bundle; predict.py on the board, which has no
+paddlelite and no libgomp1."""
 import json
 import shutil
 import subprocess
@@ -30,9 +31,9 @@ def board(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory, corpus_tsv, pair_run):
-    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, and the sentence-pair
-    run's final arm bundle ("pair")."""
+def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run):
+    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, and the final arm
+    bundles of the sentence-pair run ("pair") and of the named-entity run ("ner")."""
     from ppliteformer.arm.toolchain import ensure_toolchain
     from ppliteformer.bundle import make_bundle
     from ppliteformer.workflow import run_strategy
@@ -46,7 +47,8 @@ def bundles(tmp_path_factory, corpus_tsv, pair_run):
     pair_workdir, pair_report = pair_run
     return {"fp32": workdir / "bundle" / "teacher-arm", "int8": workdir / "bundle" / "qat-arm",
             "x86": next(b for b in teacher if b.name == "teacher-x86"),
-            "pair": pair_workdir / "bundle" / f"{pair_report.final}-arm"}
+            "pair": pair_workdir / "bundle" / f"{pair_report.final}-arm",
+            "ner": ner_run[0] / "bundle" / f"{ner_run[1].final}-arm"}
 
 
 def run_on_board(board, bundle, out, *extra):
@@ -58,7 +60,7 @@ def run_on_board(board, bundle, out, *extra):
 
 
 @needs_board
-@pytest.mark.parametrize("kind", ["fp32", "int8", "pair"])
+@pytest.mark.parametrize("kind", ["fp32", "int8", "pair", "ner"])
 def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundles, kind, tmp_path):
     done = run_on_board(board, bundles[kind], tmp_path / "board.json")
     assert done.returncode == 0, done.stderr
@@ -72,9 +74,13 @@ def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundl
     assert "No module named 'paddlelite'" in board_has.stderr and "libgomp.so.1" not in board_has.stdout.split()
     pair = " --text-pair 太差了" if kind == "pair" else ""
     text = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 质量很好{pair}")
-    label, probability, *echoed = text.stdout.strip().split("\t")
-    labels = ("different", "same") if kind == "pair" else ("negative", "positive")
-    assert text.returncode == 0 and label in labels and 0.5 <= float(probability) <= 1, text.stderr
+    assert text.returncode == 0, text.stderr
+    if kind == "ner":  # entities (or "-") and the text
+        assert text.stdout.strip().split("\t")[-1] == "质量很好"
+    else:
+        label, probability, *echoed = text.stdout.strip().split("\t")
+        labels = ("different", "same") if kind == "pair" else ("negative", "positive")
+        assert label in labels and 0.5 <= float(probability) <= 1, text.stdout
     assert text.stderr == "", "Paddle Lite's [I ...] log lines (or anything else) reached the user's screen"
 
 

@@ -36,10 +36,15 @@ arm: {enabled: false}
 
 def save_family_model(name: str, config_class: str, model_class: str, folder, texts, shape=None) -> dict:
     """A classifier with PaddleNLP's shipped config for ``name`` (shrunk to ``shape``, default SHRUNK),
-    random weights, saved with a WordPiece tokenizer over ``texts``; returns the shipped settings kept."""
+    random weights drawn from seed 0 (unseeded draws left the slow tests' teachers at chance one run in
+    three; with seed 0 every family learns), saved with a WordPiece tokenizer over ``texts``; returns the
+    shipped settings kept."""
+    import paddle
     import paddlenlp.transformers as transformers
 
     from ppliteformer.modeling import build_vocab, write_vocab
+
+    paddle.seed(0)
 
     config_type = getattr(transformers, config_class)
     shipped = dict(config_type.pretrained_init_configuration[name])
@@ -104,7 +109,7 @@ def test_a_family_the_steps_cannot_reshape_is_refused_before_training():
 SLOW_STRATEGY = """
 name: family
 data: {{source: {data}, max_seq_len: 64, seed: 3}}
-teacher: {{source: {teacher}, epochs: 3, batch_size: 16, learning_rate: 2.0e-3}}
+teacher: {{source: {teacher}, epochs: 4, batch_size: 16, learning_rate: 2.0e-3}}
 bench: {{seq_len: 64, repeats: 5, warmup: 1}}
 chain: [distill, prune, trim_vocab, embedding_int8, qat]
 distill: {{layers: 1, hidden_size: 64, heads: 2, ffn_size: 128, epochs: 3, batch_size: 16, learning_rate: 3.0e-3}}

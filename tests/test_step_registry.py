@@ -43,6 +43,7 @@ def _copy(inputs, cfg: CopyConfig) -> StepResult:
 
 COPY = Step(name="copy_checkpoint", config=CopyConfig, position=35, run=_copy, output=CHECKPOINT,
             reads=(READS_CHECKPOINT,), order_reason="copy_checkpoint sits anywhere among the float steps",
+            tasks=("seq_cls",),  # it scores with encode_texts and dev_accuracy: single texts only
             summary="a test step: the previous checkpoint, unchanged")
 
 

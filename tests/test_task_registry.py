@@ -19,6 +19,7 @@ from ppliteformer.tasks import get_task, register, task_names, unregister
 from ppliteformer.tasks.seq_cls import SequenceClassification
 
 from .conftest import TINY_STRATEGY
+from .test_step_registry import copy_step  # noqa: F401 (a fixture: a step that serves seq_cls alone)
 
 
 class MacroF1Classification(SequenceClassification):
@@ -61,11 +62,14 @@ def test_an_unknown_task_is_refused_with_the_known_ones(tmp_path):
 
 
 @pytest.mark.unit
-def test_a_chain_step_that_does_not_serve_the_task_is_refused(tmp_path):
+def test_a_chain_step_that_does_not_serve_the_task_is_refused(tmp_path, copy_step):
     path = tmp_path / "s.yaml"
-    path.write_text("task: token_cls\nchain: [distill]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="chain step 'distill' does not serve task 'token_cls' yet .*serves seq_cls"):
+    path.write_text("task: token_cls\nchain: [copy_checkpoint]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="chain step 'copy_checkpoint' does not serve task 'token_cls' yet .*"
+                                          "serves seq_cls"):
         load_strategy(path)
+    path.write_text("task: token_cls\nchain: [distill, prune, trim_vocab, embedding_int8, qat]\n", encoding="utf-8")
+    assert load_strategy(path).task == "token_cls"  # the built-in steps serve every task
 
 
 @pytest.mark.tiny

@@ -9,38 +9,11 @@ import json
 
 import pytest
 
-from ppliteformer.errors import ConfigError, DataError
+from ppliteformer.errors import DataError
+
+from .conftest import NER_STRATEGY
 
 pytestmark = pytest.mark.tiny
-
-NER_STRATEGY = """
-name: tiny_ner
-task: token_cls
-data: {{source: {data}, max_seq_len: 48, seed: 7}}
-teacher: {{preset: ernie-tiny-test, epochs: 5, batch_size: 16, learning_rate: 5.0e-3}}
-bench: {{seq_len: 48, repeats: 5, warmup: 1}}
-"""
-
-
-@pytest.fixture(scope="module")
-def ner_conll(tmp_path_factory):
-    from ppliteformer.tasks.token_data import peoples_daily_path, read_peoples_daily
-
-    path = tmp_path_factory.mktemp("ner") / "peoples_daily_600.conll"
-    with open(path, "w", encoding="utf-8") as f:
-        for sentence in read_peoples_daily(peoples_daily_path(), limit=600):
-            f.write("".join(f"{c} {t}\n" for c, t in zip(sentence.chars, sentence.tags)) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def ner_run(tmp_path_factory, ner_conll):
-    from ppliteformer.workflow import run_strategy
-
-    strategy = tmp_path_factory.mktemp("ner_strategy") / "ner.yaml"
-    strategy.write_text(NER_STRATEGY.format(data=ner_conll), encoding="utf-8")
-    workdir = tmp_path_factory.mktemp("ner_work")
-    return workdir, run_strategy(strategy, workdir=workdir)
 
 
 def test_a_token_is_tagged_at_its_first_piece_and_truncation_is_scored_as_outside(tmp_path):
@@ -73,28 +46,64 @@ def test_token_cls_runs_the_chain_with_span_f1_on_every_runtime(ner_run):
     from ppliteformer.report import format_table
 
     workdir, report = ner_run
-    teacher = report.artifacts[0]
+    arts = {a.name: a for a in report.artifacts}
+    assert list(arts) == ["teacher", "distill", "prune", "trim_vocab", "embedding_int8", "qat"]
     assert (report.task, report.metric) == ("token_cls", "span_f1")
     splits = json.loads((workdir / "data" / "splits.json").read_text(encoding="utf-8"))
     assert splits["task"] == "token_cls" and splits["labels"][0] == "O" and "B-PER" in splits["labels"]
+    teacher = arts["teacher"]
     assert teacher.accuracy == teacher.task_metrics["span_f1"] > 0.05  # above the all-O prediction (F1 0)
     assert 0 < teacher.task_metrics["token_accuracy"] <= 1
-    assert teacher.accuracy_x86_lite == pytest.approx(teacher.accuracy, abs=1e-9)
-    assert teacher.max_abs_logit_diff_lite_vs_inference < 1e-4 and teacher.label_agreement_lite_vs_inference == 1.0
+    for name in ("teacher", "distill", "prune", "trim_vocab", "embedding_int8"):  # float: Lite x86 agrees
+        art = arts[name]
+        assert art.accuracy_x86_lite == pytest.approx(art.accuracy, abs=1e-9), name
+        assert art.max_abs_logit_diff_lite_vs_inference < 1e-4 and art.label_agreement_lite_vs_inference == 1.0
+    assert report.steps["prune"].details["after"]["heads"] == [1] and arts["qat"].int8
+    assert report.steps["distill"].details["dev_agreement_with_teacher_after"] > 0.5  # per-token soft targets
+    teacher_logits = __import__("numpy").load(workdir / "teacher_logits" / "train_logits.npy")
+    assert teacher_logits.ndim == 3 and teacher_logits.shape[2] == len(splits["labels"])  # [sentences, pieces, tags]
     baseline = report.baselines["window_sgd_logreg"]
     assert 0.3 < baseline["accuracy"] <= 1 and baseline["metric"] == "span_f1"
     assert "F1 (Paddle Inf.)" in format_table(report).splitlines()[0]
     meta = json.loads((workdir / "export" / "ppliteformer_meta.json").read_text(encoding="utf-8"))
-    assert meta["task"] == "token_cls"
+    assert (meta["task"], meta["scheme"], meta["token_unit"]) == ("token_cls", "BIO", "char")
     from ppliteformer.arm.toolchain import optional_toolchain
 
     if optional_toolchain("", False, "") is None:
         pytest.skip("the ARM toolchain (../shared/lite-armv8, qemu-aarch64) is not here: the [tokens, tags] "
                     "outputs were not run on the ARM kernels")
-    assert teacher.arm_whole_test_split and teacher.label_agreement_arm_vs_reference == 1.0
-    assert teacher.max_abs_logit_diff_arm_vs_reference < 1e-4 and teacher.accuracy_arm == teacher.accuracy
-    assert teacher.arm_instructions_per_inference > 0
-    assert not (workdir / "bundle").exists()
+    for art in arts.values():
+        assert art.arm_instructions_per_inference > 0 and art.accuracy_arm is not None, art.name
+    assert teacher.label_agreement_arm_vs_reference == 1.0 and teacher.max_abs_logit_diff_arm_vs_reference < 1e-4
+    final = arts[report.final]
+    assert final.arm_whole_test_split and final.label_agreement_arm_vs_reference >= 0.99
+
+
+def test_the_token_bundle_prints_entities_with_offsets_and_self_checks(ner_run):
+    import subprocess
+    import sys
+
+    workdir, report = ner_run
+    bundle = workdir / "bundle" / f"{report.final}-x86" if (workdir / "bundle" / f"{report.final}-x86").is_dir() \
+        else workdir / "bundle" / f"{report.final}-arm"
+    check = json.loads((bundle / "selfcheck.json").read_text(encoding="utf-8"))
+    assert len(check["samples"]) == 8 and all("entities" in s and len(s["logits"][0]) == 7 for s in check["samples"])
+    x86 = workdir / "bundle" / "teacher-x86"
+    from ppliteformer.bundle import make_bundle
+
+    make_bundle(workdir, "teacher", workdir / "bundle")
+    text = "新华社北京１２月３１日电"
+    done = subprocess.run([sys.executable, str(x86 / "predict.py"), "--model", str(x86), "--text", text, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert len(result["tags"]) == len(text) and len(result["logits"]) == len(text) + 2  # [CLS] chars [SEP]
+    for entity in result["entities"]:
+        assert entity["text"] == text[entity["start"]:entity["end"]] and entity["type"] in ("PER", "LOC", "ORG")
+    selfcheck = subprocess.run([sys.executable, str(x86 / "predict.py"), "--model", str(x86), "--selfcheck",
+                                str(x86 / "selfcheck.json")], capture_output=True, text=True, timeout=120)
+    assert selfcheck.returncode == 0 and "self-check passed: 8/8" in selfcheck.stdout, selfcheck.stdout
+    assert selfcheck.stderr == ""
 
 
 def test_a_text_classification_file_given_to_token_cls_names_the_task_to_use(tmp_path, corpus_tsv):
@@ -138,12 +147,3 @@ def test_an_exported_program_as_a_token_teacher_is_refused_before_training(tmp_p
         "{preset: ernie-tiny-test,", f"{{source: {tiny_run[0] / 'export'},"), encoding="utf-8")
     with pytest.raises(Exception, match="not a token_cls model"):
         run_strategy(strategy, workdir=tmp_path / "work")
-
-
-def test_the_strategy_refuses_a_compression_step_for_token_cls(tmp_path, ner_conll):
-    from ppliteformer.config import load_strategy
-
-    strategy = tmp_path / "ner.yaml"
-    strategy.write_text(NER_STRATEGY.format(data=ner_conll) + "chain: [qat]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="'qat' does not serve task 'token_cls'"):
-        load_strategy(strategy)

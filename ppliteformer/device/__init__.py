@@ -6,6 +6,7 @@ made from any install, editable or not:
     run_on_android.py       adb push and Paddle Lite's benchmark_bin on a phone
     benchmark_bin_output.py the parser of benchmark_bin's output
     _common.py              what the two drivers share
+    tag_spans.py            entity spans from BIO/BIOES tags (predict.py's token tasks; the host scores with it)
     README.md               how to use them (copied into bundles too)
 
 Everything here imports only the standard library, numpy, tokenizers, paddlelite and its own
@@ -16,4 +17,5 @@ from pathlib import Path
 
 DEVICE_DIR = Path(__file__).resolve().parent
 PREDICTOR = DEVICE_DIR / "predictor.py"
-DEPLOY_SCRIPTS = ("run_on_board.py", "run_on_android.py", "benchmark_bin_output.py", "_common.py", "README.md")
+DEPLOY_SCRIPTS = ("run_on_board.py", "run_on_android.py", "benchmark_bin_output.py", "_common.py", "tag_spans.py",
+                  "README.md")

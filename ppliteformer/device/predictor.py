@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Standalone Paddle Lite text classifier: the file that ships to a phone or an ARM board.
+"""Standalone Paddle Lite text classifier and token tagger: the file that ships to a phone or an ARM board.
+
+A text classifier prints each text's label and probability; a token model (task token_cls) prints
+its entities with their character offsets (decoded by tag_spans.py, shipped beside this file).
 
 It imports only numpy and the `tokenizers` library, plus the `paddlelite` package where one
 exists (no paddle, no paddlenlp, which do not install on ARM boards), so it can be copied on
@@ -415,6 +418,20 @@ def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
     return tokenizer
 
 
+def _tag_spans():
+    """tag_spans.py: a sibling module inside ppliteformer, a file beside predict.py in a bundle."""
+    if __package__:
+        from . import tag_spans
+    else:
+        import tag_spans
+    return tag_spans
+
+
+def entity_line(entities: list) -> str:
+    """Entities as one printable string: 江泽民/PER@3-6 北京/LOC@10-12 ("-" when there are none)."""
+    return " ".join(f"{e['text']}/{e['type']}@{e['start']}-{e['end']}" for e in entities) or "-"
+
+
 class TextClassifier:
     """Tokenizer + `.nb` model + label names, read from one model folder."""
 
@@ -435,6 +452,10 @@ class TextClassifier:
         self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta.get("do_lower_case", True), self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
         self.text_pair = bool(self.meta.get("text_pair", False))  # a sentence-pair model: two texts in
+        self.task = self.meta.get("task", "seq_cls")  # token_cls: a tag per token, entities out
+        self.token_unit = self.meta.get("token_unit", "char")  # token_cls: what one token of the text is
+        self.scheme = self.meta.get("scheme", "BIO")
+        self._pieces_of = {}
         self.id_dtype = read_id_dtype(folder)
         self.model = open_model(nb_path, threads, self.id_dtype) if load_model else None
 
@@ -449,7 +470,10 @@ class TextClassifier:
             raise PredictorError("this model classifies sentence pairs: give each text with its second text "
                                  "(--text with --text-pair, or text_a<TAB>text_b lines in --file)" if self.text_pair
                                  else "this model classifies single texts; --text-pair is for sentence-pair models")
-        if text_pair is None:
+        if self.task == "token_cls":
+            ids, first_pieces, _ = self.encode_tokens(text)
+            truncated = len(first_pieces) < len(self.tokens_of(text))
+        elif text_pair is None:
             encoding = self.tokenizer.encode(text)
             ids, truncated = encoding.ids, bool(encoding.overflowing)
         else:
@@ -476,10 +500,58 @@ class TextClassifier:
         cls, sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
         return SegmentedIds([cls, *a, sep, *b, sep], [0] * (len(a) + 2) + [1] * (len(b) + 1)), truncated
 
-    def predict(self, text: str, text_pair: str | None = None) -> dict:
+    def tokens_of(self, text: str) -> list:
+        """(token, start, end) of each token of the text: its characters (spaces left out) for a model
+        trained on characters, else its whitespace-separated words; offsets index ``text``."""
+        if self.token_unit == "char":
+            return [(c, i, i + 1) for i, c in enumerate(text) if not c.isspace()]
+        return [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+
+    def encode_tokens(self, text: str) -> tuple:
+        """(ids, position of each token's first piece, tokens) as ppliteformer's token task encodes a
+        sentence: every token tokenized on its own ([UNK] if it gives no piece), [CLS] pieces [SEP];
+        tokens past max_seq_len are left out."""
+        tokens = self.tokens_of(text)
+        ids, first = [self.tokenizer.token_to_id("[CLS]")], []
+        for token, _, _ in tokens:
+            if token not in self._pieces_of:
+                self._pieces_of[token] = self.tokenizer.encode(token, add_special_tokens=False).ids or \
+                    [self.tokenizer.token_to_id("[UNK]")]
+            pieces = self._pieces_of[token]
+            if len(ids) + len(pieces) > self.max_seq_len - 1:
+                break
+            first.append(len(ids))
+            ids += pieces
+        return ids + [self.tokenizer.token_to_id("[SEP]")], first, tokens
+
+    def _entities(self, text: str, logits) -> dict:
+        """A token model's entities in ``text`` from its logits ([pieces, tags]): type, text, character
+        offsets (end exclusive) and the lowest probability among its tokens' tags; with every token's tag."""
+        spans = _tag_spans()
+        _, first, tokens = self.encode_tokens(text)
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        best = [int(probs[p].argmax()) for p in first]
+        tags = [self.labels[b] for b in best]
+        entities = []
+        for chunk in spans.chunks(tags, self.scheme):
+            start, end = tokens[chunk.start][1], tokens[chunk.end - 1][2]
+            entities.append({"type": chunk.kind, "text": text[start:end], "start": start, "end": end,
+                             "probability": float(min(probs[first[k], best[k]] for k in range(chunk.start, chunk.end)))})
+        return {"text": text, "entities": entities, "tags": tags}
+
+    def predict(self, text: str, text_pair: str | None = None, warn: bool = True) -> dict:
+        """The label (or a token model's entities) of one input; ``warn``: say on stderr when it was truncated."""
         if not text.strip() or (text_pair is not None and not text_pair.strip()):
             raise PredictorError("The text is empty; give at least one non-space character.")
-        logits = self.model.run(self.arrays([self.encode(text, text_pair)]))[0]
+        if self.task == "token_cls" and text_pair is not None:
+            raise PredictorError("this model tags the tokens of single texts; --text-pair is for sentence-pair models")
+        return self.decode(text, text_pair, self.model.run(self.arrays([self.encode(text, text_pair, warn)]))[0])
+
+    def decode(self, text: str, text_pair: str | None, logits) -> dict:
+        """The printed result of one input from the model's output for it (here, or a reference runtime's)."""
+        if self.task == "token_cls":
+            return {**self._entities(text, logits), "logits": [[float(x) for x in row] for row in logits]}
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = int(probs.argmax())
@@ -488,9 +560,15 @@ class TextClassifier:
                 "logits": [float(x) for x in logits]}
 
 
-def read_selfcheck(check_file, classes: int):
+def _numbers(values, count: int) -> bool:
+    return (isinstance(values, list) and len(values) == count and
+            all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values))
+
+
+def read_selfcheck(check_file, classes: int, token_task: bool = False):
     """(samples, atol) of a selfcheck.json; a PredictorError naming the file and the sample otherwise.
-    A file with no samples is refused: a check of nothing must not pass."""
+    A file with no samples is refused: a check of nothing must not pass. A token model's sample has
+    'entities' (the line ``entity_line`` prints) and one row of logits per piece."""
     fix = "Use the selfcheck.json of a bundle made by 'ppliteformer bundle' (make the bundle again)."
     try:
         spec = json.loads(Path(check_file).read_bytes().decode("utf-8-sig"))
@@ -505,13 +583,15 @@ def read_selfcheck(check_file, classes: int):
         raise PredictorError(f"{check_file}: 'atol' is {str(atol)[:30]!r}, not a tolerance (a number >= 0). {fix}")
     for number, sample in enumerate(samples, start=1):
         logits = sample.get("logits") if isinstance(sample, dict) else None
-        ok = (isinstance(sample, dict) and isinstance(sample.get("text"), str) and isinstance(sample.get("label"), str)
-              and isinstance(sample.get("text_pair", ""), str)
-              and isinstance(logits, list) and len(logits) == classes
-              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in logits))
+        label = "entities" if token_task else "label"
+        shape = (isinstance(logits, list) and logits and all(_numbers(row, classes) for row in logits)) \
+            if token_task else _numbers(logits, classes)
+        ok = (isinstance(sample, dict) and isinstance(sample.get("text"), str) and isinstance(sample.get(label), str)
+              and isinstance(sample.get("text_pair", ""), str) and shape)
         if not ok:
-            raise PredictorError(f"{check_file}: sample {number} needs 'text' (a string), 'label' (a string) and "
-                                 f"'logits' ({classes} numbers, one per label). {fix}")
+            rows = f"one row of {classes} numbers per piece" if token_task else f"{classes} numbers, one per label"
+            raise PredictorError(f"{check_file}: sample {number} needs 'text' (a string), '{label}' (a string) and "
+                                 f"'logits' ({rows}). {fix}")
     return samples, float(atol)
 
 
@@ -521,13 +601,17 @@ def self_check(classifier: TextClassifier, check_file) -> dict:
     ``check_file``: {"atol": float, "samples": [{"text", "label", "logits"}]}, written by
     ``ppliteformer bundle`` from the x86 run of the same model.
     """
-    samples, atol = read_selfcheck(check_file, len(classifier.labels))
+    token_task = classifier.task == "token_cls"
+    samples, atol = read_selfcheck(check_file, len(classifier.labels), token_task)
     results = []
     for sample in samples:
-        got = classifier.predict(sample["text"], sample.get("text_pair"))
-        diff = float(np.abs(np.asarray(got["logits"]) - np.asarray(sample["logits"])).max())
-        results.append({"text": sample["text"], "expected_label": sample["label"], "label": got["label"],
-                        "max_abs_logit_diff": diff, "ok": got["label"] == sample["label"] and diff <= atol})
+        got = classifier.predict(sample["text"], sample.get("text_pair"), warn=False)
+        expected = sample["entities"] if token_task else sample["label"]
+        label = entity_line(got["entities"]) if token_task else got["label"]
+        ours, theirs = np.asarray(got["logits"]), np.asarray(sample["logits"])
+        diff = float(np.abs(ours - theirs).max()) if ours.shape == theirs.shape else float("inf")
+        results.append({"text": sample["text"], "expected_label": expected, "label": label,
+                        "max_abs_logit_diff": diff, "ok": label == expected and diff <= atol})
     passed = sum(r["ok"] for r in results)
     return {"passed": passed == len(results), "n": len(results), "n_passed": passed, "atol": atol,
             "max_abs_logit_diff": max((r["max_abs_logit_diff"] for r in results), default=0.0),
@@ -640,7 +724,8 @@ def _summary(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Classify texts with a Paddle Lite .nb model.")
+    parser = argparse.ArgumentParser(description="Classify texts, or tag their tokens (entities with character "
+                                     "offsets), with a Paddle Lite .nb model.")
     parser.add_argument("--model", required=True, help="model folder (model.nb, vocab.txt, "
                         f"{META_FILE}) or the .nb file inside it")
     parser.add_argument("--text", action="append", help="a text to classify (repeatable)")
@@ -674,6 +759,8 @@ def main(argv=None) -> int:
             result = classifier.predict(text, text_pair)
             if args.json:
                 print(json.dumps(result, ensure_ascii=False), flush=True)
+            elif "entities" in result:
+                print(f"{entity_line(result['entities'])}\t{text}", flush=True)
             else:
                 shown = text if text_pair is None else f"{text}\t{text_pair}"
                 print(f"{result['label']}\t{result['probability']:.4f}\t{shown}", flush=True)

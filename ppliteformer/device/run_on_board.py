@@ -30,6 +30,7 @@ The bundle folder (--bundle DIR, an '<artifact>-arm' folder made by `ppliteforme
     predict.py                                    the standalone predictor
     selfcheck.json                                sample texts with the expected labels/logits
     lib/                                          libppl_lite.so, libpaddle_light_api_shared.so, libgomp.so.1
+    tag_spans.py                                  entity decoding for token models (predict.py imports it)
     bench.py                                      optional; copied when present
 
 Contract this script assumes of predict.py (it builds the commands, predict.py implements it):
@@ -73,7 +74,7 @@ import _common  # noqa: E402
 from _common import ToolError, quote_command  # noqa: E402
 
 BUNDLE_FILES = ("model.nb", "vocab.txt", "ppliteformer_meta.json", "predict.py", "selfcheck.json")
-OPTIONAL_FILES = ("bench.py",)
+OPTIONAL_FILES = ("bench.py", "tag_spans.py")
 BASE_SSH_OPTS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 ENGINE = "paddle_lite_arm"
 SSH_UNREACHABLE = 255  # ssh's own exit status for connection/authentication failures

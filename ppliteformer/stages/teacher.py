@@ -89,8 +89,7 @@ def train_teacher(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir, pre
     model, tokenizer = _build_or_load(cfg, data_cfg, splits, out_dir, task,
                                       None if pretrained is None else Path(pretrained))
     (out_dir / TASK_FILE).write_text(json.dumps({"task": task.name, "labels": list(splits.labels),
-                                                 "max_seq_len": data_cfg.max_seq_len,
-                                                 "text_pair": bool(getattr(splits, "pairs", False))}),
+                                                 "max_seq_len": data_cfg.max_seq_len, **task.model_facts(splits)}),
                                      encoding="utf-8")
 
     def save(m, dev_acc=None):

@@ -1,4 +1,5 @@
-"""Stage `teacher_logits`: the teacher's logits on the train split, once for every step that distils from it."""
+"""Stage `teacher_logits`: the teacher's logits on the train split, once for every step that distils from it
+([texts, classes], or a token task's [sentences, pieces, tags] zero-padded to the longest)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,11 +12,11 @@ def compute_teacher_logits(data_dir, export_dir, out_dir, max_seq_len: int) -> d
     """Computed by Paddle Inference on the exported teacher (no dropout, all cores): the same
     numbers as the dygraph teacher in eval mode, a few times faster."""
     from ..modeling import load_tokenizer
-    from ..runtimes import PaddleInferenceModel, logits_over
+    from ..runtimes import PaddleInferenceModel, outputs_over, padded_stack
     from ..steps._common import StepData
 
     data = StepData(data_dir, load_tokenizer(str(export_dir)), max_seq_len)
-    logits = logits_over(PaddleInferenceModel(export_dir), data.train_ids, data.pad_id, batch_size=64)
+    logits = padded_stack(outputs_over(PaddleInferenceModel(export_dir), data.train_ids, data.pad_id, batch_size=64))
     np.save(out_dir / TEACHER_LOGITS_FILE, logits)
     return {"train_texts": len(logits)}
 

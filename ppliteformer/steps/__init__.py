@@ -54,7 +54,8 @@ class Step:
     key_extras: dict = field(default_factory=dict)  # more values that decide reuse of its stage
     control: Optional[Callable] = None  # control(inputs, config) -> StepResult: the same architecture
     #   trained on the labels alone with the step's budget, run when the section sets control: true
-    tasks: tuple = ("seq_cls",)  # the tasks (ppliteformer/tasks) whose models and outputs the step knows
+    tasks: Optional[tuple] = None  # the tasks (ppliteformer/tasks) it serves; None: every task, through the
+    #   Task interface (encode, loss, soft_loss, score, compare), as the built-in steps do
 
     @property
     def int8(self) -> bool:

@@ -9,31 +9,42 @@ from pathlib import Path
 import numpy as np
 
 from ..layout import MODEL_FILE, PARAMS_FILE, TEACHER_LOGITS_FILE
-from ..data import read_splits
-from ..training import dev_accuracy, encode_examples, train_classifier
+from ..runtimes import DygraphModel, outputs_over
+from ..tasks import read_task_splits
+from ..training import dev_metric, train_classifier
 
 log = logging.getLogger("ppliteformer.steps")
 
 
 class StepData:
-    """The splits encoded with one tokenizer, and label ids."""
+    """The splits encoded with one tokenizer as their task encodes them: ids and targets (``*_labels``:
+    a label id per text, or a token task's tags)."""
 
     def __init__(self, data_dir, tokenizer, max_seq_len: int):
-        self.splits = read_splits(data_dir)
-        label_id = {label: i for i, label in enumerate(self.splits.labels)}
-        self.train_ids = encode_examples(tokenizer, self.splits.train, max_seq_len)
-        self.dev_ids = encode_examples(tokenizer, self.splits.dev, max_seq_len)
-        self.train_labels = [label_id[e.label] for e in self.splits.train]
-        self.dev_labels = [label_id[e.label] for e in self.splits.dev]
-        self.test_ids = encode_examples(tokenizer, self.splits.test, max_seq_len)
-        self.test_labels = [label_id[e.label] for e in self.splits.test]
+        self.task, self.splits = read_task_splits(data_dir)
+        for name in ("train", "dev", "test"):
+            ids, targets = self.task.encode(tokenizer, getattr(self.splits, name), max_seq_len, self.splits.labels)
+            setattr(self, f"{name}_ids", ids)
+            setattr(self, f"{name}_labels", targets)
         self.pad_id = tokenizer.pad_token_id
 
     def dev_accuracy(self, model) -> float:
-        return dev_accuracy(model, self.dev_ids, self.dev_labels, self.pad_id)
+        """The task's headline metric on the dev split (accuracy, span F1, ...)."""
+        return dev_metric(model, self.dev_ids, self.dev_labels, self.pad_id, self.task, self.splits.labels)
 
     def test_accuracy(self, model) -> float:
-        return dev_accuracy(model, self.test_ids, self.test_labels, self.pad_id)
+        return dev_metric(model, self.test_ids, self.test_labels, self.pad_id, self.task, self.splits.labels)
+
+    def dev_outputs(self, model) -> list:
+        """The model's output on each dev item (dygraph, eval mode)."""
+        return outputs_over(DygraphModel(model), self.dev_ids, self.pad_id, batch_size=64)
+
+    def batch_targets(self, rows):
+        return self.task.batch_targets([self.train_labels[i] for i in rows])
+
+    def training_task(self) -> dict:
+        """``train_classifier``'s task arguments."""
+        return {"task": self.task, "labels": self.splits.labels}
 
 
 def teacher_logits(inputs) -> np.ndarray:
@@ -51,13 +62,13 @@ def train_against_teacher(inputs, model, data: StepData, cfg, on_best, teacher=N
     from ..distillation import DistillationLoss
 
     paddle.seed(cfg.seed)
-    loss = DistillationLoss(teacher_logits(inputs), cfg.alpha, cfg.temperature,
+    loss = DistillationLoss(teacher_logits(inputs), cfg.alpha, cfg.temperature, data.task,
                             teacher=teacher, hidden_loss_weight=hidden_loss_weight, student=model)
     return train_classifier(model, data.train_ids, data.train_labels, data.dev_ids, data.dev_labels,
                             epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                             warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
                             evals_per_epoch=cfg.evals_per_epoch, pad_id=data.pad_id, on_best=on_best,
-                            loss_fn=loss, extra_parameters=loss.parameters())
+                            loss_fn=loss, extra_parameters=loss.parameters(), **data.training_task())
 
 
 def checkpoint_saver(inputs, tokenizer):
@@ -92,7 +103,7 @@ def train_control(inputs, model, data: StepData, cfg, tokenizer) -> "StepResult"
                                 epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                 warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=cfg.seed,
                                 evals_per_epoch=cfg.evals_per_epoch, pad_id=data.pad_id,
-                                on_best=checkpoint_saver(inputs, tokenizer))
+                                on_best=checkpoint_saver(inputs, tokenizer), **data.training_task())
     best = load_checkpoint(inputs.out_dir)
     test_accuracy = data.test_accuracy(best)
     log.info("control: the same architecture on the labels alone, same budget: dev %.4f, test %.4f (Paddle "

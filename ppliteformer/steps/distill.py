@@ -38,7 +38,6 @@ def run(inputs, cfg: DistillConfig) -> StepResult:
     from ..distillation import build_student
     from ..modeling import count_parameters, load_pretrained, load_tokenizer
     from ..structure import load_checkpoint
-    from ..training import predict_labels
     from ._common import StepData, checkpoint_saver, log, train_against_teacher
 
     teacher = load_pretrained(str(inputs.checkpoint))
@@ -46,10 +45,10 @@ def run(inputs, cfg: DistillConfig) -> StepResult:
     data = StepData(inputs.data_dir, tokenizer, inputs.max_seq_len)
     paddle.seed(cfg.seed)
     student = build_student(teacher, cfg)
-    teacher_labels = predict_labels(teacher, data.dev_ids, data.pad_id)
+    teacher_outputs = data.dev_outputs(teacher)
 
-    def agreement(model) -> float:  # share of dev texts on which model and teacher give the same label
-        return float((predict_labels(model, data.dev_ids, data.pad_id) == teacher_labels).mean())
+    def agreement(model) -> float:  # share of dev labels (per text, or per token) model and teacher agree on
+        return data.task.compare(teacher_outputs, data.dev_outputs(model))["label_agreement"]
 
     before = agreement(student)
     training = train_against_teacher(inputs, student, data, cfg, checkpoint_saver(inputs, tokenizer),
@@ -58,7 +57,7 @@ def run(inputs, cfg: DistillConfig) -> StepResult:
     after = agreement(best)
     log.info("distill: student %s parameters (teacher %s); dev agreement with the teacher %.4f before, "
              "%.4f after", f"{count_parameters(best):,}", f"{count_parameters(teacher):,}", before, after)
-    return StepResult(dev_accuracy_before=float((teacher_labels == data.dev_labels).mean()),
+    return StepResult(dev_accuracy_before=data.dev_accuracy(teacher),
                       dev_accuracy_after=training["best_dev_accuracy"], parameters=count_parameters(best),
                       training=training,
                       details={"teacher_parameters": count_parameters(teacher),

@@ -26,7 +26,8 @@ def run(inputs, cfg: EmbeddingInt8Config) -> StepResult:
     use_int8_embedding(model, cfg.per_row_scale)
     after_acc = data.dev_accuracy(model)
     save_checkpoint(model, tokenizer, read_task(inputs.checkpoint), inputs.out_dir)
-    log.info("embedding_int8: word embeddings stored as int8; dev accuracy %.4f -> %.4f", before_acc, after_acc)
+    log.info("embedding_int8: word embeddings stored as int8; dev %s %.4f -> %.4f", data.task.metric, before_acc,
+             after_acc)
     return StepResult(dev_accuracy_before=before_acc, dev_accuracy_after=after_acc,
                       parameters=count_parameters(model))
 

@@ -38,14 +38,15 @@ def run(inputs, cfg: PruneConfig) -> StepResult:
     model = load_checkpoint(inputs.checkpoint)
     before = {**layer_widths(model), "parameters": count_parameters(model)}
     before_acc = data.dev_accuracy(model)
-    loss = DistillationLoss(teacher_logits(inputs), cfg.alpha, cfg.temperature)
-    scores = unit_importance(model, loss, data.train_ids, data.train_labels, data.pad_id,
+    loss = DistillationLoss(teacher_logits(inputs), cfg.alpha, cfg.temperature, data.task)
+    scores = unit_importance(model, loss, data.train_ids, data.batch_targets, data.pad_id,
                              cfg.importance_batches, cfg.batch_size, cfg.seed)
     kept = prune_widths(model, scores, cfg.head_keep_ratio, cfg.ffn_keep_ratio)
     pruned_acc = data.dev_accuracy(model)
     training = train_against_teacher(inputs, model, data, cfg, checkpoint_saver(inputs, tokenizer))
-    log.info("prune: heads %s -> %s, FFN %s -> %s; dev accuracy %.4f before, %.4f right after pruning, "
-             "%.4f after fine-tuning", before["heads"], kept["heads"], before["ffn"], kept["ffn"], before_acc,
+    log.info("prune: heads %s -> %s, FFN %s -> %s; dev %s %.4f before, %.4f right after pruning, "
+             "%.4f after fine-tuning", before["heads"], kept["heads"], before["ffn"], kept["ffn"], data.task.metric,
+             before_acc,
              pruned_acc, training["best_dev_accuracy"])
     return StepResult(dev_accuracy_before=before_acc, dev_accuracy_after=training["best_dev_accuracy"],
                       parameters=count_parameters(model), training=training,

@@ -45,7 +45,7 @@ def run(inputs, cfg: QATConfig) -> StepResult:
     model.set_state_dict(best["state"])
     save_qat_model(quanter, model, inputs.out_dir, read_id_dtype(inputs.export))  # the dtype the chain exports
     copy_side_files(inputs.export, inputs.out_dir)
-    log.info("qat: dev accuracy %.4f in float, %.4f with int8 simulated in training", float_acc,
+    log.info("qat: dev %s %.4f in float, %.4f with int8 simulated in training", data.task.metric, float_acc,
              training["best_dev_accuracy"])
     return StepResult(dev_accuracy_before=float_acc, dev_accuracy_after=training["best_dev_accuracy"],
                       parameters=parameters, model_bytes=inference_model_bytes(inputs.out_dir), training=training,

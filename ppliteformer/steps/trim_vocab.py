@@ -30,8 +30,8 @@ def run(inputs, cfg: TrimVocabConfig) -> StepResult:
     new_tokenizer = trim_vocabulary(model, tokenizer, keep, inputs.out_dir)
     save_checkpoint(model, new_tokenizer, read_task(inputs.checkpoint), inputs.out_dir)
     after_acc = StepData(inputs.data_dir, new_tokenizer, inputs.max_seq_len).dev_accuracy(model)
-    log.info("trim_vocab: %d -> %d tokens; dev accuracy %.4f -> %.4f", len(tokenizer.vocab), len(keep),
-             before_acc, after_acc)
+    log.info("trim_vocab: %d -> %d tokens; dev %s %.4f -> %.4f", len(tokenizer.vocab), len(keep),
+             data.task.metric, before_acc, after_acc)
     return StepResult(dev_accuracy_before=before_acc, dev_accuracy_after=after_acc,
                       parameters=count_parameters(model),
                       details={"vocab_before": len(tokenizer.vocab), "vocab_after": len(keep)})

@@ -50,6 +50,14 @@ class Task:
 
         return self.splits_from_json(json.loads((Path(data_dir) / SPLITS_FILE).read_text(encoding="utf-8")))
 
+    def model_facts(self, splits) -> dict:
+        """What the device's predictor must know of the data beyond the labels (task.json, then the meta file)."""
+        return {}
+
+    def sample_input(self, item) -> tuple:
+        """(text, second text or None) of a test item as a user gives it to the device's predictor."""
+        raise NotImplementedError
+
     def describe(self, splits) -> str:
         """The data stage's one line: rows, what cleaning dropped, the split sizes, the labels."""
         raise NotImplementedError
@@ -68,6 +76,11 @@ class Task:
 
     def loss(self, logits, targets):
         """The training loss (Paddle tensors) of one batch."""
+        raise NotImplementedError
+
+    def soft_loss(self, logits, teacher_logits, targets, temperature: float):
+        """Distillation's soft-target cross-entropy, times T^2 (Paddle tensors; ``teacher_logits`` cut to the
+        batch's shape), over what ``loss`` counts."""
         raise NotImplementedError
 
     def score(self, outputs: list, targets: list, labels) -> dict:
@@ -128,6 +141,18 @@ def unregister(name: str) -> None:
 def task_names() -> list:
     _discover()
     return sorted(_REGISTRY)
+
+
+def read_task_splits(data_dir) -> tuple:
+    """(task, splits) of the data stage's folder: the task its splits.json names (seq_cls when it names none)."""
+    import json
+    from pathlib import Path
+
+    from ..layout import SPLITS_FILE
+
+    obj = json.loads((Path(data_dir) / SPLITS_FILE).read_text(encoding="utf-8"))
+    task = get_task(obj.get("task", DEFAULT_TASK))
+    return task, task.splits_from_json(obj)
 
 
 def stage_config(strategy, config):

@@ -32,6 +32,12 @@ class SequenceClassification(Task):
 
         return DatasetSplits.from_json(obj)
 
+    def sample_input(self, item) -> tuple:
+        return item.text, item.text_b
+
+    def model_facts(self, splits) -> dict:
+        return {"text_pair": splits.pairs}
+
     def describe(self, splits) -> str:
         s = splits.stats
         inputs = "texts" if not splits.pairs or "derived" in s else "pairs"
@@ -58,6 +64,12 @@ class SequenceClassification(Task):
         import paddle
 
         return paddle.nn.functional.cross_entropy(logits, targets)
+
+    def soft_loss(self, logits, teacher_logits, targets, temperature: float):
+        import paddle.nn.functional as F
+
+        target = F.softmax(teacher_logits / temperature, axis=-1)
+        return -(target * F.log_softmax(logits / temperature, axis=-1)).sum(axis=-1).mean() * temperature ** 2
 
     def score(self, outputs: list, targets: list, labels) -> dict:
         return {"accuracy": float((_stacked(outputs).argmax(-1) == np.asarray(targets)).mean())}

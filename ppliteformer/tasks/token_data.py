@@ -16,13 +16,11 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from ..data import _line_of_byte
+from ..device.tag_spans import SCHEMES, chunks, detect_scheme, extract_spans  # noqa: F401 (re-exported)
 from ..errors import DataError
 
-SCHEMES = ("BIO", "BIOES")
-_PREFIXES = {"BIO": ("B", "I"), "BIOES": ("B", "I", "E", "S")}
 # People's Daily POS tags that name an entity: person, place, organisation.
 ENTITY_OF_POS = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 JSONL_SHAPE = '{"tokens": ["...", ...], "labels": ["O", "B-PER", ...]}'
@@ -215,71 +213,17 @@ def _jsonl_problem(obj) -> str | None:
 
 # --- tag schemes and spans -------------------------------------------------------------------------
 
-def _prefixes(scheme: str) -> tuple:
-    if scheme not in _PREFIXES:
-        raise DataError(f"Unknown tag scheme {scheme!r}. Use one of {', '.join(SCHEMES)}.")
-    return _PREFIXES[scheme]
-
-
-def detect_scheme(tag_set) -> str:
-    """BIOES when any tag is an E- or S- tag (they exist only there), else BIO."""
-    return "BIOES" if any(tag.startswith(("E-", "S-")) for tag in tag_set) else "BIO"
-
-
-def _split_tag(tag: str, prefixes: tuple) -> tuple:
-    """(prefix, type) of a tag, ("O", "") for O; ValueError for a tag outside the scheme."""
-    if tag == "O":
-        return "O", ""
-    prefix, dash, kind = tag.partition("-")
-    if not dash or not kind or prefix not in prefixes:
-        raise ValueError(f"tag {tag!r} is not 'O' or {'/'.join(p + '-' for p in prefixes)} followed by an "
-                         "entity type")
-    return prefix, kind
-
-
-class _Chunk(NamedTuple):
-    kind: str
-    start: int
-    end: int    # exclusive
-    first: str  # prefix of its first tag: I or E there means an orphan (no B before it)
-    last: str   # prefix of its last tag: E or S there means properly closed (BIOES)
-
-
-def _chunks(tags, scheme: str):
-    """The chunks of a tag sequence, ChunkEvaluator/seqeval style (lenient): a chunk starts at B or S,
-    or at an I or E that does not continue a chunk of its type; it ends after E or S, or before a tag
-    that does not continue it (O, B, S, another type)."""
-    prefixes, current = _prefixes(scheme), None
-    for i, tag in enumerate(tags):
-        prefix, kind = _split_tag(tag, prefixes)
-        if current and prefix in ("I", "E") and kind == current.kind:
-            current = current._replace(end=i + 1, last=prefix)
-        else:
-            if current:
-                yield current
-            current = _Chunk(kind, i, i + 1, prefix, prefix) if prefix != "O" else None
-        if current and prefix in ("E", "S"):
-            yield current
-            current = None
-    if current:
-        yield current
-
-
-def extract_spans(tags, scheme: str) -> set:
-    """Entity spans (type, start, end-exclusive) as PaddleNLP's ChunkEvaluator reads them: in BIO an
-    orphan I-X (after O or another type) starts a new chunk rather than being dropped."""
-    return {(c.kind, c.start, c.end) for c in _chunks(tags, scheme)}
-
-
 def validate_tags(sentences, scheme: str, source) -> dict:
     """Check every tag belongs to the scheme (DataError naming the first bad sentence) and count the
     tolerated irregularities for the report: ``orphan_inside`` (an I-X or E-X not after B-X/I-X) and,
     in BIOES, ``unclosed_chunk`` (a B-X or I-X not followed by I-X/E-X). Neither stops training:
     the evaluator reads them leniently, as ``extract_spans`` does."""
+    if scheme not in SCHEMES:
+        raise DataError(f"{source}: unknown tag scheme {scheme!r}. Use one of {', '.join(SCHEMES)}.")
     counts = {"orphan_inside": 0, "unclosed_chunk": 0}
     for index, sentence in enumerate(sentences):
         try:
-            for chunk in _chunks(sentence.tags, scheme):
+            for chunk in chunks(sentence.tags, scheme):
                 counts["orphan_inside"] += chunk.first in ("I", "E")
                 counts["unclosed_chunk"] += scheme == "BIOES" and chunk.last not in ("E", "S")
         except ValueError as exc:
@@ -315,6 +259,22 @@ def entity_counts(sentences, scheme: str | None = None) -> dict:
     sentences = list(sentences)
     scheme = scheme or detect_scheme({tag for s in sentences for tag in s.tags})
     return dict(sorted(Counter(kind for s in sentences for kind, _, _ in extract_spans(s.tags, scheme)).items()))
+
+
+def cut_sentences(sentences, marks: str = "。！？") -> list:
+    """Each sentence cut after every end mark that lies outside an entity (its tag is O), empty pieces
+    dropped. People's Daily lines are paragraphs (94 characters on average, many past a mobile
+    model's 128 positions); NER corpora made from it, like PaddleNLP's peoples_daily_ner, are
+    sentence-level."""
+    pieces = []
+    for sentence in sentences:
+        start = 0
+        for index, (char, tag) in enumerate(zip(sentence.chars, sentence.tags)):
+            if char in marks and tag == "O" or index == len(sentence.chars) - 1:
+                if any(c.strip() for c in sentence.chars[start:index + 1]):
+                    pieces.append(TaggedSentence(sentence.chars[start:index + 1], sentence.tags[start:index + 1]))
+                start = index + 1
+    return pieces
 
 
 # --- splitting ---------------------------------------------------------------------------------------
