@@ -30,11 +30,18 @@ _LINEAR_OPS = {"mul", "matmul", "matmul_v2"}
 # (sentence classification, single texts or pairs), and those of tasks ppliteformer does not serve, with why.
 _SERVED_TASKS = {"tnews", "iflytek", "afqmc", "ocnli", "cmnli", "csl", "cluewsc", "cluewsc2020", "cola", "sst-2",
                  "sst2", "qnli", "mnli", "qqp", "mrpc", "rte", "wnli"}
-_UNSERVED_TASKS = {"sts-b": "a regression task (a similarity score, not a class)",
-                   "stsb": "a regression task (a similarity score, not a class)",
-                   "uie": "information extraction (UIE: start/end span probabilities)",
-                   "msra_ner": "token classification (named entities)",
-                   "peoples_daily_ner": "token classification (named entities)"}
+_NOT_SERVED = ("which ppliteformer does not compress: it serves classification of single texts and sentence pairs, "
+               "and token classification (task: token_cls). Use ACT itself for this model.")
+_NER_BY_STRATEGY = ("token classification (named entities), which ppliteformer serves as task token_cls but not from "
+                    "an ACT config: the teacher an exported program is rebuilt into is a sequence classifier. Write "
+                    "a strategy with task: token_cls, teacher.source: the model folder saved with save_pretrained "
+                    "(and train: false to keep it as it is), data.source: a CoNLL or JSONL file of its data "
+                    "(README, 'Tasks').")
+_UNSERVED_TASKS = {"sts-b": f"a regression task (a similarity score, not a class), {_NOT_SERVED}",
+                   "stsb": f"a regression task (a similarity score, not a class), {_NOT_SERVED}",
+                   "uie": f"information extraction (UIE: start/end span probabilities), {_NOT_SERVED}",
+                   "msra_ner": _NER_BY_STRATEGY,
+                   "peoples_daily_ner": _NER_BY_STRATEGY}
 # The metric a task's origin_metric is, where it is not accuracy (PaddleSlim's example/auto_compression/nlp).
 _NOT_ACCURACY = {"cola": "a Matthews correlation", "sts-b": "a Pearson correlation", "stsb": "a Pearson correlation"}
 _DATASET_FILES = (".tsv", ".jsonl")
@@ -150,8 +157,7 @@ def _served_task(t: _Translation, g: dict) -> None:
         task = "uie"
     if task in _UNSERVED_TASKS:
         t.fail("Global.task_name" if "task_name" in g else "Global.model_dir",
-               f"'{task}' is {_UNSERVED_TASKS[task]}, which ppliteformer does not compress: it serves sentence "
-               "classification of single texts and of sentence pairs. Use ACT itself for this model.")
+               f"'{task}' is {_UNSERVED_TASKS[task]}")
     if task and task not in _SERVED_TASKS:
         t.warn("Global.task_name", f"'{task}' is not one of ACT's example tasks; it runs as sentence "
                "classification of the texts (or sentence pairs) in Global.dataset")

@@ -195,7 +195,7 @@ def format_table(report: Report) -> str:
         if a.int8:
             on_arm = (f"{_fmt(a.accuracy_arm, 'acc')} on ARM int8 kernels (emulated), " if
                       a.accuracy_arm is not None else "")
-            lines.append(f"{a.name} (int8): accuracy {on_arm}{_fmt(a.accuracy, 'acc')} simulated, "
+            lines.append(f"{a.name} (int8): {report.metric} {on_arm}{_fmt(a.accuracy, 'acc')} simulated, "
                          f"{_fmt(a.accuracy_x86_int8_onednn, 'acc')} on oneDNN int8 kernels at "
                          f"{_fmt(a.latency_ms_x86_int8, 'ms')} (Paddle Inference, 1 thread).")
     return "\n".join(lines)

@@ -141,6 +141,8 @@ def test_act_translation_faults_found_by_running_paddleslims_own_configs(tmp_pat
     assert "Global.dataset: missing" in _error(tmp_path, PADDLESLIM_UIE.replace("./UIE", "./model"))
     stsb = f"Global:\n  model_dir: ./m\n  task_name: sts-b\n  dataset: {corpus_tsv}\n"
     assert "'sts-b' is a regression task" in _error(tmp_path, stsb)
+    ner = stsb.replace("sts-b", "msra_ner")
+    assert "ppliteformer serves as task token_cls but not from an ACT config" in _error(tmp_path, ner)
     cola = _load(tmp_path, f"Global:\n  model_dir: ./m\n  task_name: cola\n  dataset: {corpus_tsv}\n"
                            "TrainConfig:\n  origin_metric: 0.55\n")
     assert cola.teacher.expected_dev_accuracy == 0 and "0.55 is a Matthews correlation for cola" in \
