@@ -26,6 +26,7 @@ and the device run the same input code.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -418,13 +419,19 @@ def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
     return tokenizer
 
 
+@functools.lru_cache(maxsize=None)
 def _tag_spans():
-    """tag_spans.py: a sibling module inside ppliteformer, a file beside predict.py in a bundle."""
-    if __package__:
-        from . import tag_spans
-    else:
-        import tag_spans
-    return tag_spans
+    """tag_spans.py, the file beside this one (in ppliteformer/device/, and beside predict.py in a bundle),
+    loaded from its path so that neither a package import nor sys.path is needed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tag_spans", Path(__file__).resolve().with_name("tag_spans.py"))
+    if spec is None or not Path(spec.origin).is_file():
+        raise PredictorError(f"tag_spans.py is missing beside {Path(__file__).name}: a token model's bundle ships "
+                             "it. Copy the bundle whole again.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def entity_line(entities: list) -> str:
