@@ -83,7 +83,7 @@ def test_pruned_model_has_fewer_heads_and_a_narrower_ffn(chain_run):
     model = load_checkpoint(workdir / "prune")
     layer = model.ernie.encoder.layers[0]
     assert layer.self_attn.q_proj.weight.shape == [32, 16] and layer.linear1.weight.shape == [32, 32]
-    assert report.artifacts[2].latency_ms_x86_lite is not None
+    assert report.artifacts[2].name == "prune" and report.artifacts[2].latency_ms_x86_lite > 0
 
 
 def _test_ids(workdir, export_dir):
@@ -174,7 +174,7 @@ def test_ptq_calibrates_and_writes_an_int8_program(tmp_path, corpus_tsv, tiny_ru
     assert report.steps["ptq"].details["calibration_texts"] == 32
     assert QUANT_OPS <= set(program_op_types(workdir / "ptq"))
     ptq = report.artifacts[1]
-    assert ptq.name == "ptq" and ptq.int8 and ptq.accuracy is not None
+    assert ptq.name == "ptq" and ptq.int8 and 0 < ptq.accuracy <= 1
     teacher = PaddleInferenceModel(workdir / "export")
     int8 = PaddleInferenceModel(workdir / "ptq")
     ids = _test_ids(workdir, workdir / "export")
