@@ -130,11 +130,16 @@ def _cmd_predict(args):
 
 
 def _chain_steps_text() -> str:
-    """The compression steps a strategy's chain can list, in their order, each with its summary."""
+    """The tasks a strategy can name, and the compression steps its chain can list in their order, each with
+    its summary."""
     from .steps import all_steps
 
-    return "chain steps, in this order (qat and ptq are alternatives):\n" + "\n".join(
-        f"  {step.name:<15} {step.summary}" for step in all_steps())
+    from .tasks import get_task, task_names
+
+    return ("tasks (the strategy's task:, default seq_cls):\n" + "\n".join(
+        f"  {name:<15} {get_task(name).summary}" for name in task_names()) +
+        "\n\nchain steps, in this order (qat and ptq are alternatives):\n" + "\n".join(
+        f"  {step.name:<15} {step.summary}" for step in all_steps()))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -107,8 +107,6 @@ class TokenClassification(Task):
         tag_counts = validate_tags(sentences, scheme, str(data_cfg.source))
         train, dev, test, stats = split_sentences(sentences, data_cfg.seed, dev_fraction=data_cfg.split[1],
                                                   test_fraction=data_cfg.split[2])
-        if not train or not dev or not test:
-            raise DataError(f"{data_cfg.source}: {len(sentences)} sentences leave train, dev or test empty. Add data.")
         labels = _label_order(train + dev + test)
         if len(labels) < 2:
             raise DataError(f"{data_cfg.source}: every token is tagged O; a token classifier needs entity tags "
