@@ -78,14 +78,8 @@ def write_pair_tsv(path, reviews_tsv, seed: int = 5):
 @pytest.fixture(scope="session")
 def pair_run(tmp_path_factory, corpus_tsv):
     """(workdir, report) of the whole chain on sentence pairs made from the sample reviews."""
-    from ppliteformer.workflow import run_strategy
-
-    folder = tmp_path_factory.mktemp("pairs")
-    data = write_pair_tsv(folder / "pairs.tsv", corpus_tsv)
-    strategy = folder / "pairs.yaml"
-    strategy.write_text(TINY_STRATEGY.format(data=data) + PAIR_CHAIN, encoding="utf-8")
-    workdir = folder / "work"
-    return workdir, run_strategy(strategy, workdir=workdir)
+    data = write_pair_tsv(tmp_path_factory.mktemp("pair_data") / "pairs.tsv", corpus_tsv)
+    return run_written_strategy(tmp_path_factory, "pairs", TINY_STRATEGY.format(data=data) + PAIR_CHAIN)
 
 
 NER_CHAIN = """chain: [distill, prune, trim_vocab, embedding_int8, qat]
@@ -117,12 +111,17 @@ def ner_conll(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ner_run(tmp_path_factory, ner_conll):
     """(workdir, report) of the whole chain for named entities on 600 People's Daily sentences (CoNLL)."""
+    return run_written_strategy(tmp_path_factory, "ner", NER_STRATEGY.format(data=ner_conll) + NER_CHAIN)
+
+
+def run_written_strategy(tmp_path_factory, name: str, text: str) -> tuple:
+    """(workdir, report) of the strategy ``text``, written to a fresh temporary folder and run there."""
     from ppliteformer.workflow import run_strategy
 
-    strategy = tmp_path_factory.mktemp("ner_strategy") / "ner.yaml"
-    strategy.write_text(NER_STRATEGY.format(data=ner_conll) + NER_CHAIN, encoding="utf-8")
-    workdir = tmp_path_factory.mktemp("ner_work")
-    return workdir, run_strategy(strategy, workdir=workdir)
+    folder = tmp_path_factory.mktemp(name)
+    strategy = folder / f"{name}.yaml"
+    strategy.write_text(text, encoding="utf-8")
+    return folder / "work", run_strategy(strategy, workdir=folder / "work")
 
 
 TIERS = ("unit", "tiny", "slow")

@@ -10,7 +10,7 @@ from ppliteformer.export_program import program_op_types
 from ppliteformer.layout import STRUCTURE_FILE
 from ppliteformer.structure import load_checkpoint
 
-from .conftest import TINY_STRATEGY
+from .conftest import TINY_STRATEGY, run_written_strategy
 from .test_arm import MISSING, needs_arm
 
 pytestmark = pytest.mark.tiny
@@ -26,12 +26,7 @@ QUANT_OPS = {"quantize_linear", "dequantize_linear"}
 
 @pytest.fixture(scope="module")
 def chain_run(tmp_path_factory, corpus_tsv):
-    from ppliteformer.workflow import run_strategy
-
-    strategy = tmp_path_factory.mktemp("strategy") / "chain.yaml"
-    strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + CHAIN, encoding="utf-8")
-    workdir = tmp_path_factory.mktemp("work")
-    return workdir, run_strategy(strategy, workdir=workdir)
+    return run_written_strategy(tmp_path_factory, "chain", TINY_STRATEGY.format(data=corpus_tsv) + CHAIN)
 
 
 def test_report_lists_every_artifact_with_final_and_final_fp32(chain_run):

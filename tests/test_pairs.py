@@ -134,9 +134,10 @@ def test_a_pair_bundle_predicts_pairs_and_refuses_a_lone_text(pair_run):
 def test_a_paddleslim_pair_config_runs_as_a_pair_task(pair_run, tmp_path):
     """PaddleSlim's afqmc config shape, unmodified but for a local pair file, on the pair run's exported teacher."""
     workdir, _ = pair_run
+    pairs = json.loads((workdir / "data" / "stage_config.json").read_text())["config"]["source"]  # the run's file
     config = tmp_path / "afqmc.yaml"
     config.write_text(f"Global:\n  model_dir: {workdir / 'export'}\n  model_filename: model.pdmodel\n"
-                      f"  params_filename: model.pdiparams\n  task_name: afqmc\n  dataset: {workdir.parent / 'pairs.tsv'}\n"
+                      f"  params_filename: model.pdiparams\n  task_name: afqmc\n  dataset: {pairs}\n"
                       "  batch_size: 16\n  max_seq_length: 48\nQuantPost:\n  batch_nums: 2\n", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "ppliteformer.cli", "run", str(config), "--workdir",
                            str(tmp_path / "work")], capture_output=True, text=True, timeout=1200)

@@ -199,7 +199,7 @@ def test_split_deduplicates_drops_contradictions_and_is_seeded():
     sentences += [sentence("句000", "O O O B-LOC"),                                   # duplicate
                   sentence("北京", "B-LOC I-LOC"), sentence("北京", "B-ORG I-ORG")]   # contradictory
     train, dev, test, stats = split_sentences(sentences, seed=3)
-    assert (stats["rows"], stats["distinct"], stats["contradictory_dropped"], stats["kept"]) == (103, 101, 1, 100)
+    assert (stats["rows"], stats["distinct_texts"], stats["contradictory_dropped"], stats["kept"]) == (103, 101, 1, 100)
     assert (stats["train"], stats["dev"], stats["test"]) == (len(train), len(dev), len(test)) == (80, 10, 10)
     assert stats["per_type"]["dev"] == {"LOC": 10} == entity_counts(dev)
     assert not {s.key for s in train} & {s.key for s in dev + test}

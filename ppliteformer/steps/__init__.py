@@ -10,11 +10,11 @@ Importing this package stays light: step modules import Paddle inside ``run``.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
+
+from ..registry import Registry
 
 CHECKPOINT = "checkpoint"      # a dygraph checkpoint folder, exported by a stage of its own
 INT8_PROGRAM = "int8_program"  # an int8 inference model, written by the step itself: nothing can follow it
@@ -66,43 +66,25 @@ class Step:
         return READS_TEACHER_LOGITS in self.reads
 
 
-_REGISTRY: dict = {}
+_STEPS = Registry(__name__, __path__, "STEP", "compression step")
 
 
 def register(step: Step) -> Step:
     """Add a step defined outside this folder (a plug-in or a test); its name must be new."""
-    _discover()
-    if step.name in _REGISTRY:
-        raise ValueError(f"a compression step named {step.name!r} is already registered")
-    _REGISTRY[step.name] = step
-    return step
+    return _STEPS.register(step)
 
 
 def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def _discover() -> None:
-    """Import each module of this folder once and register its ``STEP``."""
-    if _REGISTRY:
-        return
-    for module in pkgutil.iter_modules(__path__):
-        if module.name.startswith("_"):
-            continue
-        step = getattr(importlib.import_module(f"{__name__}.{module.name}"), "STEP", None)
-        if step is not None:
-            _REGISTRY[step.name] = step
+    _STEPS.unregister(name)
 
 
 def all_steps() -> list:
     """Every registered step, in chain order."""
-    _discover()
-    return sorted(_REGISTRY.values(), key=lambda s: (s.position, s.name))
+    return sorted(_STEPS.members().values(), key=lambda s: (s.position, s.name))
 
 
 def get_step(name: str) -> Step:
-    _discover()
-    return _REGISTRY[name]
+    return _STEPS.members()[name]
 
 
 def step_names() -> list:

@@ -11,10 +11,8 @@ Importing this package stays light: task modules import Paddle and scikit-learn 
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from ..errors import ConfigError
+from ..registry import Registry
 
 DEFAULT_TASK = "seq_cls"
 
@@ -110,37 +108,20 @@ class Task:
         return getattr(transformers, family_class_name.replace("ForSequenceClassification", self.head))
 
 
-_REGISTRY: dict = {}
-
-
-def _discover() -> None:
-    """Import each module of this folder once and register its ``TASK``."""
-    if _REGISTRY:
-        return
-    for module in pkgutil.iter_modules(__path__):
-        if module.name.startswith("_"):
-            continue
-        task = getattr(importlib.import_module(f"{__name__}.{module.name}"), "TASK", None)
-        if task is not None:
-            _REGISTRY[task.name] = task
+_TASKS = Registry(__name__, __path__, "TASK", "task")
 
 
 def register(task: Task) -> Task:
     """Add a task defined outside this folder (a plug-in or a test); its name must be new."""
-    _discover()
-    if task.name in _REGISTRY:
-        raise ValueError(f"a task named {task.name!r} is already registered")
-    _REGISTRY[task.name] = task
-    return task
+    return _TASKS.register(task)
 
 
 def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
+    _TASKS.unregister(name)
 
 
 def task_names() -> list:
-    _discover()
-    return sorted(_REGISTRY)
+    return sorted(_TASKS.members())
 
 
 def read_task_splits(data_dir) -> tuple:
@@ -162,8 +143,8 @@ def stage_config(strategy, config):
 
 
 def get_task(name: str, where: str = "task") -> Task:
-    _discover()
-    if name not in _REGISTRY:
+    tasks = _TASKS.members()
+    if name not in tasks:
         raise ConfigError(f"{where}: unknown task {name!r}. Tasks: " + "; ".join(
-            f"{t.name} ({t.summary})" for t in sorted(_REGISTRY.values(), key=lambda t: t.name)) + ".")
-    return _REGISTRY[name]
+            f"{t.name} ({t.summary})" for _, t in sorted(tasks.items())) + ".")
+    return tasks[name]

@@ -129,7 +129,7 @@ class TokenClassification(Task):
     def describe(self, splits) -> str:
         s = splits.stats
         entities = ", ".join(f"{kind} {n}" for kind, n in s["per_type"]["train"].items())
-        return (f"{s['rows']} sentences, {s['distinct']} distinct, {s['contradictory_dropped']} tagged two ways "
+        return (f"{s['rows']} sentences, {s['distinct_texts']} distinct, {s['contradictory_dropped']} tagged two ways "
                 f"dropped -> train {s['train']}, dev {s['dev']}, test {s['test']} ({splits.scheme}; train entities: "
                 f"{entities})")
 

@@ -13,11 +13,11 @@ import json
 import random
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import _line_of_byte
+from ..data import _line_of_byte, clean
 from ..device.tag_spans import SCHEMES, chunks, detect_scheme, extract_spans  # noqa: F401 (re-exported)
 from ..errors import DataError
 
@@ -39,6 +39,11 @@ class TaggedSentence:
     def key(self) -> tuple:
         """What makes two sentences the same input (for deduplication)."""
         return self.chars
+
+    @property
+    def label(self) -> tuple:
+        """What the sentence is labelled with: its tags (``data.clean`` drops a sentence tagged two ways)."""
+        return self.tags
 
     def to_json(self) -> dict:
         return {"tokens": list(self.chars), "labels": list(self.tags)}
@@ -286,16 +291,7 @@ def split_sentences(sentences, seed: int, dev_fraction: float = 0.1, test_fracti
     dropped everywhere (it would leak between splits with contradicting answers). Dev and test get at
     least one sentence each.
     """
-    sentences = list(sentences)
-    tags_of = defaultdict(set)
-    for s in sentences:
-        tags_of[s.key].add(s.tags)
-    contradictory = {key for key, tag_seqs in tags_of.items() if len(tag_seqs) > 1}
-    seen, kept = set(), []
-    for s in sentences:
-        if s.key not in contradictory and s.key not in seen:
-            seen.add(s.key)
-            kept.append(s)
+    kept, cleaning = clean(sentences)
     n_dev, n_test = max(1, round(len(kept) * dev_fraction)), max(1, round(len(kept) * test_fraction))
     if len(kept) < n_dev + n_test + 1:
         raise DataError(f"Only {len(kept)} distinct sentence(s) after cleaning; train, dev and test need at "
@@ -303,7 +299,6 @@ def split_sentences(sentences, seed: int, dev_fraction: float = 0.1, test_fracti
     random.Random(seed).shuffle(kept)
     parts = {"train": kept[n_dev + n_test:], "dev": kept[n_test:n_test + n_dev], "test": kept[:n_test]}
     scheme = detect_scheme({tag for s in kept for tag in s.tags})
-    stats = {"rows": len(sentences), "distinct": len(tags_of), "contradictory_dropped": len(contradictory),
-             "kept": len(kept), **{name: len(part) for name, part in parts.items()},
+    stats = {**cleaning, **{name: len(part) for name, part in parts.items()},
              "per_type": {name: entity_counts(part, scheme) for name, part in parts.items()}}
     return parts["train"], parts["dev"], parts["test"], stats
