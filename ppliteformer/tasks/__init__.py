@@ -3,9 +3,10 @@
 Each module in this folder defines ``TASK``, an instance of a ``Task`` subclass: its name (the
 strategy's ``task:``), the name of its headline metric, its built-in data and file formats, the
 PaddleNLP head every family gets, its loss, its metrics, how two runtimes' outputs must agree,
-and its classical baseline. (Each compression step says which tasks it serves: ``Step.tasks``.) The stages ask the task and
-never test its name, so a new task is one new module (a task defined elsewhere, a plug-in or a
-test, joins with ``register``), the way ``ppliteformer/steps`` works for compression steps.
+and its classical baseline (each compression step says which tasks it serves: ``Step.tasks``).
+The stages ask the task and never test its name, so a new task is one new module (a task
+defined elsewhere, a plug-in or a test, joins with ``register``), the way ``ppliteformer/steps``
+works for compression steps.
 
 Importing this package stays light: task modules import Paddle and scikit-learn inside methods.
 """
