@@ -57,7 +57,7 @@ def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, p
 
     task, splits = read_task_splits(workdir / DATA_STAGE)
     candidates = []
-    for text, text_pair in map(task.sample_input, splits.test[:pool]):
+    for text, text_pair in (task.sample_input(item, classifier.meta) for item in splits.test[:pool]):
         logits = reference.run(classifier.arrays([classifier.encode(text, text_pair, warn=False)]))[0]
         candidates.append((_margin(logits), text, text_pair, logits))
     candidates.sort(key=lambda c: -c[0])

@@ -15,8 +15,7 @@ from .layout import META_FILE, STRUCTURE_FILE, VOCAB_FILE
 from .modeling import load_tokenizer, without_dropout
 from .runtimes import inference_model_bytes, static_program
 from .device.predictor import INPUT_NAMES
-from .structure import describe, load_checkpoint, read_task
-from .tasks import DEFAULT_TASK, get_task
+from .structure import describe, load_checkpoint, read_task, task_of
 
 
 def input_specs(id_dtype: str = "int64"):
@@ -46,7 +45,8 @@ def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     task = read_task(model_dir)
-    model = _load_for_export(model_dir, get_task(task.get("task", DEFAULT_TASK)))
+    kind = task_of(model_dir)
+    model = _load_for_export(model_dir, kind)
     specs = input_specs(id_dtype)
     paddle.jit.save(paddle.jit.to_static(model, input_spec=specs, full_graph=True), str(out_dir / "model"), input_spec=specs)
     ops = program_op_types(out_dir)
@@ -58,7 +58,7 @@ def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
     if not (out_dir / VOCAB_FILE).is_file():
         raise StageError(f"The tokenizer of {model_dir} has no {VOCAB_FILE}: only WordPiece (BERT/ERNIE) "
                          "tokenizers can be deployed with the standalone predictor.")
-    meta = {"task": task.get("task", DEFAULT_TASK), "labels": task["labels"], "max_seq_len": task["max_seq_len"],
+    meta = {"task": kind.name, "labels": task["labels"], "max_seq_len": task["max_seq_len"],
             "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
             "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES), "id_dtype": id_dtype,
             "text_pair": bool(task.get("text_pair", False)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runtimes import DygraphModel, logits_over, outputs_over
+from .runtimes import DygraphModel, outputs_over
 from .device.predictor import SegmentedIds, batch_arrays
 
 
@@ -44,18 +44,17 @@ def length_bucketed_batches(lengths, batch_size: int, rng: np.random.RandomState
     return batches
 
 
-def predict_labels(model, ids_list, pad_id: int) -> np.ndarray:
-    return logits_over(DygraphModel(model), ids_list, pad_id, batch_size=64).argmax(-1)
-
-
-def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
-    return float((predict_labels(model, dev_ids, pad_id) == np.asarray(dev_labels)).mean())
-
-
 def dev_metric(model, dev_ids, dev_targets, pad_id: int, task, labels) -> float:
     """The task's headline metric of a dygraph model on encoded dev items."""
     outputs = outputs_over(DygraphModel(model), dev_ids, pad_id, batch_size=64)
     return task.score(outputs, dev_targets, labels)[task.metric]
+
+
+def dev_accuracy(model, dev_ids, dev_labels, pad_id: int) -> float:
+    """``dev_metric`` of a single-text classifier: accuracy on label ids."""
+    from .tasks import DEFAULT_TASK, get_task
+
+    return dev_metric(model, dev_ids, dev_labels, pad_id, get_task(DEFAULT_TASK), None)
 
 
 def adamw_with_schedule(model, learning_rate: float, total_steps: int, warmup_ratio: float, weight_decay: float,

@@ -478,8 +478,8 @@ class TextClassifier:
                                  "(--text with --text-pair, or text_a<TAB>text_b lines in --file)" if self.text_pair
                                  else "this model classifies single texts; --text-pair is for sentence-pair models")
         if self.task == "token_cls":
-            ids, first_pieces, _ = self.encode_tokens(text)
-            truncated = len(first_pieces) < len(self.tokens_of(text))
+            ids, first_pieces, tokens = self.encode_tokens(text)
+            truncated = len(first_pieces) < len(tokens)
         elif text_pair is None:
             encoding = self.tokenizer.encode(text)
             ids, truncated = encoding.ids, bool(encoding.overflowing)

@@ -53,8 +53,9 @@ class Task:
         """What the device's predictor must know of the data beyond the labels (task.json, then the meta file)."""
         return {}
 
-    def sample_input(self, item) -> tuple:
-        """(text, second text or None) of a test item as a user gives it to the device's predictor."""
+    def sample_input(self, item, meta: dict) -> tuple:
+        """(text, second text or None) of a test item as a user gives it to the device's predictor
+        (``meta``: the model's meta file, as the predictor reads it)."""
         raise NotImplementedError
 
     def describe(self, splits) -> str:

@@ -32,7 +32,7 @@ class SequenceClassification(Task):
 
         return DatasetSplits.from_json(obj)
 
-    def sample_input(self, item) -> tuple:
+    def sample_input(self, item, meta: dict) -> tuple:
         return item.text, item.text_b
 
     def model_facts(self, splits) -> dict:

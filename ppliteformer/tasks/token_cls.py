@@ -116,9 +116,10 @@ class TokenClassification(Task):
     def splits_from_json(self, obj: dict) -> TokenSplits:
         return TokenSplits.from_json(obj)
 
-    def sample_input(self, item) -> tuple:
-        """The sentence as text: characters side by side, words with a space between."""
-        return ("" if all(len(c) == 1 for c in item.chars) else " ").join(item.chars), None
+    def sample_input(self, item, meta: dict) -> tuple:
+        """The sentence as text, cut back into the same tokens by the predictor: characters side by side
+        for a character-level model, words with a space between for a word-level one."""
+        return ("" if meta.get("token_unit") == "char" else " ").join(item.chars), None
 
     def model_facts(self, splits) -> dict:
         """The tag scheme, and whether a token is one character (as in Chinese) or a word, which tells the
