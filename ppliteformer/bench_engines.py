@@ -1,7 +1,7 @@
 """The engines ``ppliteformer bench`` times, one small object each, used on both sides of the
 child process: the parent asks an engine which model file it runs (``prepare``) and which
 configurations to try (``variants``); the child (``bench_child``) asks it to ``load`` that
-file and gets a runner with ``run(inputs) -> logits``. A new engine is one class here.
+file and gets a runner with ``run(inputs)`` -> every output (the runtimes' interface, runtimes.py). A new engine is one class here.
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ class OnnxRuntime:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
-        return _Runner(threads, lambda inputs: session.run(None, {name: inputs[name] for name in names})[0])
+        return _Runner(threads, lambda inputs: session.run(None, {name: inputs[name] for name in names}))
 
 
 _ONNX_EXPORT = ("import sys, paddle2onnx\n"
@@ -161,7 +161,7 @@ def _stamp(target: Path, model_dir: Path) -> None:
 
 
 class _Runner:
-    """What ``load`` returns: ``run(inputs) -> logits`` and the threads the engine really uses."""
+    """What ``load`` returns: ``run(inputs)`` -> every output, and the threads the engine really uses."""
 
     def __init__(self, threads: int, run):
         self.threads = threads

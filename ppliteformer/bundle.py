@@ -25,7 +25,7 @@ import numpy as np
 
 from .atomic import temporary_name
 from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
-from .device.predictor import TextClassifier, entity_line
+from .device.predictor import TextClassifier, entity_line, item_output
 from .errors import ConfigError
 from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, VOCAB_FILE, convert_folder, model_folder
 from .runtimes import PaddleInferenceModel, open_lite
@@ -58,7 +58,8 @@ def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, p
     task, splits = read_task_splits(workdir / DATA_STAGE)
     candidates = []
     for text, text_pair in (task.sample_input(item, classifier.meta) for item in splits.test[:pool]):
-        logits = reference.run(classifier.arrays([classifier.encode(text, text_pair, warn=False)]))[0]
+        ids = classifier.encode(text, text_pair, warn=False)
+        logits = item_output(reference.run(classifier.arrays([ids])), 0, len(ids))
         candidates.append((_margin(logits), text, text_pair, logits))
     candidates.sort(key=lambda c: -c[0])
     return [_expected(classifier, text, text_pair, logits) for _, text, text_pair, logits in candidates[:count]]
@@ -66,11 +67,13 @@ def _samples(workdir: Path, classifier: TextClassifier, reference, count: int, p
 
 def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolchain) -> list:
     """The same samples with the logits Paddle Lite's ARM kernels give (under qemu)."""
-    from .arm.emulator import ArmEmulator
+    from .arm.emulator import ArmEmulator, ArmKernelsModel
 
-    feeds = [classifier.arrays([classifier.encode(s["text"], s.get("text_pair"), warn=False)]) for s in samples]
-    outputs = ArmEmulator(toolchain).run(arm_nb, feeds)
-    return [_expected(classifier, s["text"], s.get("text_pair"), out[0]) for s, out in zip(samples, outputs)]
+    ids = [classifier.encode(s["text"], s.get("text_pair"), warn=False) for s in samples]
+    arm = ArmKernelsModel(ArmEmulator(toolchain), arm_nb, classifier.id_dtype)
+    outputs = arm.run_many([classifier.arrays([row]) for row in ids])
+    return [_expected(classifier, s["text"], s.get("text_pair"), item_output(out, 0, len(row)))
+            for s, out, row in zip(samples, outputs, ids)]
 
 
 def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8, arm_toolchain=None) -> list:

@@ -1,9 +1,12 @@
-"""The real runtimes an artifact is evaluated and timed on: Paddle Inference and Paddle Lite.
+"""The runtimes a model is evaluated and timed on, behind one interface.
 
-Both take the same four input arrays (see ``device.predictor.batch_arrays``) and
-return logits, so evaluation and benchmarking treat them alike: `PaddleInferenceModel` here and
-the predictor's `LiteModel` are the one set-up and feed loop of each engine, used by evaluation,
-the bundle's self-check and `ppliteformer bench` (bench_engines.py) alike.
+Every runtime has ``id_dtype`` and ``run(inputs) -> list`` of every output array in the model's
+order, where ``inputs`` are the four named arrays of ``device.predictor.batch_arrays``:
+`PaddleInferenceModel` and `DygraphModel` here, the device predictor's `LiteModel` (the
+``paddlelite`` package) and `ShimLiteModel` (Lite's C++ API through ctypes), and
+``arm.emulator.ArmKernelsModel`` (Lite's ARM kernels under qemu, which adds ``run_many``: one
+process for many batches); ``ppliteformer bench`` (bench_engines.py) loads the same classes, and
+ONNX Runtime's session there returns the same list. ``outputs_over`` runs any of them over a split.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import numpy as np
 from .errors import ModelFileError
 from .layout import MODEL_FILE, PARAMS_FILE
 from .device.predictor import (INPUT_NAMES, LiteModel, PredictorError, batch_arrays, check_feed_dtypes,
-                               read_id_dtype)
+                               item_output, read_id_dtype)
 
 
 
@@ -100,14 +103,14 @@ class PaddleInferenceModel:
             self.predictor = pi.create_predictor(config)
         self.model_dir, self.id_dtype = model_dir, read_id_dtype(model_dir)
 
-    def run(self, inputs: dict) -> np.ndarray:
+    def run(self, inputs: dict) -> list:
         check_feed_dtypes(inputs, self.id_dtype, self.model_dir)
         for name in INPUT_NAMES:
             handle = self.predictor.get_input_handle(name)
             handle.reshape(inputs[name].shape)
             handle.copy_from_cpu(np.ascontiguousarray(inputs[name]))
         self.predictor.run()
-        return self.predictor.get_output_handle(self.predictor.get_output_names()[0]).copy_to_cpu()
+        return [self.predictor.get_output_handle(name).copy_to_cpu() for name in self.predictor.get_output_names()]
 
 
 def open_lite(nb_path, threads: int = 1) -> LiteModel:
@@ -120,18 +123,22 @@ def open_lite(nb_path, threads: int = 1) -> LiteModel:
 
 
 def outputs_over(model, ids_list: list, pad_id: int, batch_size: int) -> list:
-    """Run ``model`` over token-id lists, batched in length order; output 0 of each item, in input order.
+    """Run ``model`` over token-id lists, batched in length order; each item's output, in input order.
 
-    Batches are padded to their longest member only, so batch 1 runs each text unpadded. An output with a
-    token axis (a token task's [batch, tokens, tags]) is cut to the item's own length.
+    An item's output is an array for a model with one output and a tuple of arrays (in the model's
+    order) for a model with several (intent and slots). Batches are padded to their longest member only,
+    so batch 1 runs each text unpadded; an output with a token axis (a token task's [batch, tokens,
+    tags]) is cut to the item's own length. A runtime with ``run_many`` gets every batch in one call.
     """
     order = np.argsort([len(ids) for ids in ids_list], kind="stable")
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    feeds = [batch_arrays([ids_list[i] for i in rows], pad_id, id_dtype=model.id_dtype) for rows in batches]
+    run_many = getattr(model, "run_many", None)
+    results = run_many(feeds) if run_many else [model.run(batch) for batch in feeds]
     out = [None] * len(ids_list)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        batch = model.run(batch_arrays([ids_list[i] for i in rows], pad_id, id_dtype=model.id_dtype))
+    for rows, outputs in zip(batches, results):
         for position, row in enumerate(rows):
-            out[row] = batch[position] if batch.ndim == 2 else batch[position, :len(ids_list[row])]
+            out[row] = item_output(outputs, position, len(ids_list[row]))
     return out
 
 
@@ -159,9 +166,10 @@ class DygraphModel:
     def __init__(self, model):
         self.model = model
 
-    def run(self, inputs: dict) -> np.ndarray:
+    def run(self, inputs: dict) -> list:
         import paddle
 
         self.model.eval()
         with paddle.no_grad():
-            return self.model(**{k: paddle.to_tensor(v) for k, v in inputs.items()}).numpy()
+            outputs = self.model(**{k: paddle.to_tensor(v) for k, v in inputs.items()})
+        return [o.numpy() for o in (outputs if isinstance(outputs, (tuple, list)) else [outputs])]

@@ -81,16 +81,15 @@ def test_an_x86_nb_on_arm_kernels_is_a_clear_error(tiny_run):
 
 @needs_arm
 def test_non_final_artifacts_run_at_least_min_texts_within_the_budget(tiny_run):
-    from ppliteformer.arm.emulator import ArmEmulator
+    from ppliteformer.arm.emulator import ArmEmulator, ArmKernelsModel
     from ppliteformer.config import ArmConfig
-    from ppliteformer.stages.arm_evaluate import _texts_within_budget
+    from ppliteformer.stages.arm_evaluate import _outputs_within_budget
 
     workdir, _ = tiny_run
-    feeds = [batch_arrays([[1, 5 + i, 2]]) for i in range(20)]
-    emulator = ArmEmulator(ensure_toolchain())
-    nb = workdir / "convert" / "arm" / NB_FILE
-    assert len(_texts_within_budget(emulator, nb, feeds, ArmConfig(min_texts=3, time_budget_s=1e-6))) == 3
-    assert len(_texts_within_budget(emulator, nb, feeds, ArmConfig(min_texts=3, time_budget_s=1e6))) == 20
+    ids = [[1, 5 + i, 2] for i in range(20)]
+    model = ArmKernelsModel(ArmEmulator(ensure_toolchain()), workdir / "convert" / "arm" / NB_FILE, "int64")
+    assert len(_outputs_within_budget(model, ids, 0, ArmConfig(min_texts=3, time_budget_s=1e-6))) == 3
+    assert len(_outputs_within_budget(model, ids, 0, ArmConfig(min_texts=3, time_budget_s=1e6))) == 20
 
 
 def test_a_failed_arm_parity_check_fails_the_stage():

@@ -26,7 +26,7 @@ def test_a_bad_nb_is_an_error_and_this_process_survives(damage, tiny_run, tmp_pa
     (tmp_path / "model.nb").write_bytes(bad)
     with pytest.raises(ModelFileError):
         open_lite(tmp_path / "model.nb")
-    logits = open_lite(convert / "x86" / "model.nb").run(batch_arrays([[1, 5, 2]]))  # Lite still works here
+    (logits,) = open_lite(convert / "x86" / "model.nb").run(batch_arrays([[1, 5, 2]]))  # Lite still works here
     assert logits.shape == (1, 2) and np.isfinite(logits).all()
 
 

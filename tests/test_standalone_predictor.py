@@ -52,7 +52,8 @@ def test_predict_text_json_matches_the_pipeline_logits(deployed, tiny_run):
     assert result["label"] in ("negative", "positive") and 0.5 <= result["probability"] <= 1
     tokenizer = load_tokenizer(str(tiny_run[0] / "export"))
     ids = tokenizer(text, max_length=48, truncation=True)["input_ids"]
-    expected = open_lite(model_dir / NB_FILE).run(batch_arrays([ids]))[0]
+    (expected,) = open_lite(model_dir / NB_FILE).run(batch_arrays([ids]))  # one output: [1, classes]
+    expected = expected[0]
     np.testing.assert_allclose(result["logits"], expected, atol=1e-6)
 
 

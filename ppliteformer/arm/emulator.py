@@ -62,19 +62,22 @@ def write_requests(path: Path, feeds_list: list) -> None:
 
 
 def read_responses(path: Path) -> list:
-    """Output 0 of each request, as float32 arrays."""
+    """Every output of each request (a list of float32 arrays per request, in the model's output order)."""
     data = Path(path).read_bytes()
-    if data[:8] != b"PPLRES1\0":
-        raise StageError(f"{path} is not a ppl_run responses file.")
-    (count,), offset, outputs = struct.unpack_from("<I", data, 8), 12, []
+    if data[:8] != b"PPLRES2\0":
+        raise StageError(f"{path} is not a ppl_run responses file (of this ppliteformer's ppl_run).")
+    (count,), offset, responses = struct.unpack_from("<I", data, 8), 12, []
     for _ in range(count):
-        (rank,) = struct.unpack_from("<I", data, offset)
-        dims = struct.unpack_from(f"<{rank}q", data, offset + 4)
-        offset += 4 + 8 * rank
-        numel = int(np.prod(dims)) if rank else 1
-        outputs.append(np.frombuffer(data, "<f4", numel, offset).reshape(dims).copy())
-        offset += 4 * numel
-    return outputs
+        (outputs,), offset, arrays = struct.unpack_from("<I", data, offset), offset + 4, []
+        for _ in range(outputs):
+            (rank,) = struct.unpack_from("<I", data, offset)
+            dims = struct.unpack_from(f"<{rank}q", data, offset + 4)
+            offset += 4 + 8 * rank
+            numel = int(np.prod(dims)) if rank else 1
+            arrays.append(np.frombuffer(data, "<f4", numel, offset).reshape(dims).copy())
+            offset += 4 * numel
+        responses.append(arrays)
+    return responses
 
 
 class ArmEmulator:
@@ -117,7 +120,8 @@ class ArmEmulator:
         return stderr
 
     def run(self, nb_path, feeds_list: list, workers: int | None = None) -> list:
-        """Output 0 of each feeds dict, computed by the ARM kernels; ``workers`` qemu processes in parallel."""
+        """Every output of each feeds dict (a list of arrays per dict), computed by the ARM kernels;
+        ``workers`` qemu processes in parallel."""
         workers = max(1, min(workers or os.cpu_count() or 1, len(feeds_list)))
         shards = [list(range(w, len(feeds_list), workers)) for w in range(workers)]
         with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:
@@ -126,8 +130,8 @@ class ArmEmulator:
             outputs = [None] * len(feeds_list)
             for (proc, responses), shard in zip(started, shards):
                 self._finish(proc, nb_path)
-                for index, output in zip(shard, read_responses(responses)):
-                    outputs[index] = output
+                for index, response in zip(shard, read_responses(responses)):
+                    outputs[index] = response
         return outputs
 
     def instructions(self, nb_path, feeds: dict, runs: int) -> dict:
@@ -148,3 +152,17 @@ class ArmEmulator:
         per_inference = (counts[runs] - counts[1]) / (runs - 1)
         return {"instructions_per_inference": int(round(per_inference)), "runs": runs,
                 "instructions_1_run": counts[1], f"instructions_{runs}_runs": counts[runs], "cpu_identity": self.cpu}
+
+
+class ArmKernelsModel:
+    """One arm `.nb` on the ARM kernels behind the runtimes' interface (``runtimes.outputs_over``): each
+    ``run_many`` is one qemu process per worker, so a caller hands over many batches at once."""
+
+    def __init__(self, emulator: ArmEmulator, nb_path, id_dtype: str):
+        self.emulator, self.nb_path, self.id_dtype = emulator, nb_path, id_dtype
+
+    def run(self, inputs: dict) -> list:
+        return self.run_many([inputs])[0]
+
+    def run_many(self, feeds_list: list) -> list:
+        return self.emulator.run(self.nb_path, feeds_list)

@@ -103,6 +103,13 @@ META_MAX_BYTES = 1 << 20
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[UNK]", "[PAD]")
 
 
+def item_output(outputs: list, position: int, length: int):
+    """Item ``position``'s output from every output of a batch: an array for a model with one output, a
+    tuple for a model with several; an output with a token axis is cut to the item's ``length``."""
+    cut = [o[position] if o.ndim == 2 else o[position, :length] for o in outputs]
+    return cut[0] if len(cut) == 1 else tuple(cut)
+
+
 def read_meta(folder) -> dict:
     """The model folder's ppliteformer_meta.json, checked for what the predictor reads; a PredictorError
     naming the file and the key otherwise."""
@@ -338,12 +345,19 @@ class ShimLiteModel:
         lib.ppl_output.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
                                    ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float))]
         lib.ppl_last_error.restype = ctypes.c_char_p
+        self._outputs = 1  # the count of a shim from before ppl_output_count, which read output 0 only
+        if hasattr(lib, "ppl_output_count"):
+            lib.ppl_output_count.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
         self._ctypes, self._lib = ctypes, lib
         with _LiteLogFilter():
             self._handle = lib.ppl_create(str(nb_path).encode(), threads)
         if not self._handle:
             raise PredictorError(f"{self._error()} The file is damaged, was converted for another target, or "
                                  "was made by a different Paddle Lite version; convert the model again.")
+        if hasattr(lib, "ppl_output_count"):
+            count = ctypes.c_int()
+            self._check(lib.ppl_output_count(self._handle, ctypes.byref(count)))
+            self._outputs = count.value
 
     def _error(self) -> str:
         return self._lib.ppl_last_error().decode(errors="replace")
@@ -352,7 +366,8 @@ class ShimLiteModel:
         if status != 0:
             raise PredictorError(f"Paddle Lite failed: {self._error()}")
 
-    def run(self, inputs: dict) -> np.ndarray:
+    def run(self, inputs: dict) -> list:
+        """Every output of the model, in its order."""
         check_feed_dtypes(inputs, self.id_dtype, self.nb_path)
         c = self._ctypes
         for name in INPUT_NAMES:
@@ -361,8 +376,12 @@ class ShimLiteModel:
             self._check(self._lib.ppl_set_input(self._handle, name.encode(), self._DTYPES[array.dtype], dims,
                                                 array.ndim, array.ctypes.data_as(c.c_void_p)))
         self._check(self._lib.ppl_run(self._handle))
+        return [self._output(index) for index in range(self._outputs)]
+
+    def _output(self, index: int) -> np.ndarray:
+        c = self._ctypes
         ndim, dims, data = c.c_int(), (c.c_int64 * 8)(), c.POINTER(c.c_float)()
-        self._check(self._lib.ppl_output(self._handle, 0, c.byref(ndim), dims, c.byref(data)))
+        self._check(self._lib.ppl_output(self._handle, index, c.byref(ndim), dims, c.byref(data)))
         shape = tuple(dims[:ndim.value])
         return np.ctypeslib.as_array(data, shape=(int(np.prod(shape)),)).reshape(shape).copy()
 
@@ -394,12 +413,14 @@ class LiteModel:
         with _LiteLogFilter():
             self.predictor = create_paddle_predictor(config)
 
-    def run(self, inputs: dict) -> np.ndarray:
+    def run(self, inputs: dict) -> list:
+        """Every output of the model, in its order."""
         check_feed_dtypes(inputs, self.id_dtype, self.nb_path)
         for name in INPUT_NAMES:
             self.predictor.get_input_by_name(name).from_numpy(np.ascontiguousarray(inputs[name]))
         self.predictor.run()
-        return self.predictor.get_output(0).numpy().copy()
+        return [self.predictor.get_output(index).numpy().copy()
+                for index in range(len(self.predictor.get_output_names()))]
 
 
 def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
@@ -553,7 +574,8 @@ class TextClassifier:
             raise PredictorError("The text is empty; give at least one non-space character.")
         if self.task == "token_cls" and text_pair is not None:
             raise PredictorError("this model tags the tokens of single texts; --text-pair is for sentence-pair models")
-        return self.decode(text, text_pair, self.model.run(self.arrays([self.encode(text, text_pair, warn)]))[0])
+        ids = self.encode(text, text_pair, warn)
+        return self.decode(text, text_pair, item_output(self.model.run(self.arrays([ids])), 0, len(ids)))
 
     def decode(self, text: str, text_pair: str | None, logits) -> dict:
         """The printed result of one input from the model's output for it (here, or a reference runtime's)."""

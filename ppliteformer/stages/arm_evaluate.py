@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..arm.emulator import ArmEmulator
+from ..arm.emulator import ArmEmulator, ArmKernelsModel
 from ..arm.toolchain import ArmToolchain
 from ..bench import synthetic_inputs
 from ..errors import StageError
@@ -22,7 +22,7 @@ from ..layout import DATA_STAGE, NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, outputs_over
-from ..device.predictor import batch_arrays, read_id_dtype
+from ..device.predictor import read_id_dtype
 from ..tasks import get_task, stage_config
 
 log = logging.getLogger(__name__)
@@ -30,15 +30,15 @@ log = logging.getLogger(__name__)
 RUNTIME = "paddle_lite_arm_kernels_qemu"
 
 
-def _texts_within_budget(emulator: ArmEmulator, nb_path, feeds: list, cfg) -> list:
+def _outputs_within_budget(model: ArmKernelsModel, ids: list, pad_id: int, cfg) -> list:
     """Outputs for the first texts: ``min_texts`` of them, then as many more as the rest of the
     time budget allows at the rate the first ones ran."""
-    first = min(cfg.min_texts, len(feeds))
+    first = min(cfg.min_texts, len(ids))
     start = time.monotonic()
-    outputs = emulator.run(nb_path, feeds[:first])
+    outputs = outputs_over(model, ids[:first], pad_id, batch_size=1)
     per_text = (time.monotonic() - start) / first
-    more = min(len(feeds) - first, int((cfg.time_budget_s - per_text * first) / per_text))
-    return outputs + (emulator.run(nb_path, feeds[first:first + more]) if more > 0 else [])
+    more = min(len(ids) - first, int((cfg.time_budget_s - per_text * first) / per_text))
+    return outputs + (outputs_over(model, ids[first:first + more], pad_id, batch_size=1) if more > 0 else [])
 
 
 def _check(metrics: dict, strategy, int8: bool, label: str) -> None:
@@ -67,12 +67,11 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     tokenizer = load_tokenizer(str(model_dir))
     ids, targets = task.encode(tokenizer, splits.test, strategy.data.max_seq_len, splits.labels)
     id_dtype = read_id_dtype(model_dir)
-    feeds = [batch_arrays([row], tokenizer.pad_token_id, id_dtype=id_dtype) for row in ids]
+    model = ArmKernelsModel(emulator, arm_nb, id_dtype)
     if final:
-        outputs = emulator.run(arm_nb, feeds[:cfg.final_texts or len(feeds)])
+        arm = outputs_over(model, ids[:cfg.final_texts or len(ids)], tokenizer.pad_token_id, batch_size=1)
     else:
-        outputs = _texts_within_budget(emulator, arm_nb, feeds, cfg)
-    arm = [output[0] for output in outputs]  # each run is a batch of 1
+        arm = _outputs_within_budget(model, ids, tokenizer.pad_token_id, cfg)
     count = len(arm)
     reference = outputs_over(PaddleInferenceModel(model_dir), ids[:count], tokenizer.pad_token_id, batch_size=32)
     arm_scores = task.score(arm, targets[:count], splits.labels)

@@ -78,6 +78,15 @@ int ppl_run(ppl_predictor* p) {
   }
 }
 
+int ppl_output_count(ppl_predictor* p, int* count) {
+  try {
+    *count = static_cast<int>(p->predictor->GetOutputNames().size());
+    return 0;
+  } catch (const std::exception& e) {
+    return Fail(std::string("listing outputs: ") + e.what());
+  }
+}
+
 int ppl_output(ppl_predictor* p, int index, int* ndim, int64_t* dims, const float** data) {
   try {
     std::unique_ptr<const paddle::lite_api::Tensor> t = p->predictor->GetOutput(index);

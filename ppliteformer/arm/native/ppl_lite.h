@@ -22,6 +22,8 @@ void ppl_destroy(ppl_predictor* p);
 /* Copies one input tensor (C order) into the predictor. */
 int ppl_set_input(ppl_predictor* p, const char* name, int dtype, const int64_t* dims, int ndim, const void* data);
 int ppl_run(ppl_predictor* p);
+/* How many output tensors the model has. */
+int ppl_output_count(ppl_predictor* p, int* count);
 /* Output `index` as float32: its rank, its dims (up to 8) and a pointer valid until the next run. */
 int ppl_output(ppl_predictor* p, int index, int* ndim, int64_t* dims, const float** data);
 const char* ppl_last_error(void);

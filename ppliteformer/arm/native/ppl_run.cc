@@ -3,8 +3,9 @@
 // usage: ppl_run MODEL.nb REQUESTS RESPONSES [threads=1] [repeat=1]
 //   REQUESTS   "PPLREQ1\0", u32 count, then per request: u32 inputs, and per input
 //              u32 name length, name, u32 dtype (ppl_dtype), u32 rank, i64 dims[rank], C-order data
-//   RESPONSES  "PPLRES1\0", u32 count, then per request: u32 rank, i64 dims[rank], float32 data
-//              (output 0), written to RESPONSES.part and renamed when complete
+//   RESPONSES  "PPLRES2\0", u32 count, then per request: u32 outputs, and per output (in the
+//              model's order) u32 rank, i64 dims[rank], float32 data; written to RESPONSES.part
+//              and renamed when complete
 //   repeat     runs of each request (the instruction counter compares repeat=N with repeat=1)
 // Little-endian throughout. Exit 1 with "ppl_run error: ..." on stderr on any failure.
 #include <cstdint>
@@ -58,17 +59,23 @@ void FeedOne(ppl_predictor* p, Reader* in) {
   }
 }
 
-void WriteOutput(ppl_predictor* p, FILE* out) {
-  int ndim = 0;
-  int64_t dims[8];
-  const float* data = nullptr;
-  Check(ppl_output(p, 0, &ndim, dims, &data));
-  int64_t numel = 1;
-  for (int i = 0; i < ndim; ++i) numel *= dims[i];
-  uint32_t rank = static_cast<uint32_t>(ndim);
-  Write(out, &rank, 4);
-  Write(out, dims, 8 * ndim);
-  Write(out, data, 4 * numel);
+void WriteOutputs(ppl_predictor* p, FILE* out) {
+  int count = 0;
+  Check(ppl_output_count(p, &count));
+  uint32_t outputs = static_cast<uint32_t>(count);
+  Write(out, &outputs, 4);
+  for (int index = 0; index < count; ++index) {
+    int ndim = 0;
+    int64_t dims[8];
+    const float* data = nullptr;
+    Check(ppl_output(p, index, &ndim, dims, &data));
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; ++i) numel *= dims[i];
+    uint32_t rank = static_cast<uint32_t>(ndim);
+    Write(out, &rank, 4);
+    Write(out, dims, 8 * ndim);
+    Write(out, data, 4 * numel);
+  }
 }
 
 }  // namespace
@@ -96,12 +103,12 @@ int main(int argc, char** argv) {
     if (!p) throw std::runtime_error(ppl_last_error());
     out = fopen(part.c_str(), "wb");
     if (!out) throw std::runtime_error("cannot create " + part);
-    Write(out, "PPLRES1", 8);
+    Write(out, "PPLRES2", 8);
     Write(out, &count, 4);
     for (uint32_t r = 0; r < count; ++r) {
       FeedOne(p, &reader);
       for (int k = 0; k < repeat; ++k) Check(ppl_run(p));
-      WriteOutput(p, out);
+      WriteOutputs(p, out);
     }
     if (fclose(out) != 0) throw std::runtime_error("cannot write the responses file");
     out = nullptr;
