@@ -18,7 +18,7 @@ from ppliteformer.arm.emulator import ArmEmulator
 from ppliteformer.arm.toolchain import ensure_toolchain
 from ppliteformer.bench import synthetic_inputs
 from ppliteformer.layout import NB_FILE
-from ppliteformer.device.predictor import VOCAB_FILE
+from ppliteformer.device.model_files import VOCAB_FILE
 from ppliteformer.workflow import artifact_stage_name
 
 

@@ -27,7 +27,8 @@ from ppliteformer.cpu_fp32_peak import cpu_peak  # noqa: E402
 from ppliteformer.engines import run_engine  # noqa: E402
 from ppliteformer.flops import encoder_flops  # noqa: E402
 from ppliteformer.lite_convert import convert_model  # noqa: E402
-from ppliteformer.device.predictor import META_FILE, mkl_avx2_env  # noqa: E402
+from ppliteformer.device.lite_runtime import mkl_avx2_env
+from ppliteformer.device.model_files import META_FILE  # noqa: E402
 from ppliteformer.x86_rewrites import save_rewritten_copy  # noqa: E402
 
 UNARY = {"layer_norm": ("X", "Y"), "gelu": ("X", "Out"), "softmax": ("X", "Out"), "tanh": ("X", "Out")}

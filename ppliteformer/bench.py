@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .device.predictor import batch_arrays, measure_latency  # noqa: F401  (re-exported)
+from .device.lite_runtime import batch_arrays, measure_latency  # noqa: F401  (re-exported)
 
 
 def synthetic_inputs(batch_size: int, seq_len: int, vocab_size: int = 100, seed: int = 0,

@@ -22,7 +22,7 @@ import numpy as np
 
 from .bench import measure_latency
 from .bench_engines import ENGINES
-from .device.predictor import INPUT_NAMES
+from .device.lite_runtime import INPUT_NAMES
 
 
 def _rss_mb() -> float:

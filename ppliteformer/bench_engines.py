@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .device.predictor import mkl_avx2_env
+from .device.lite_runtime import mkl_avx2_env
 from .layout import MODEL_FILE, NB_FILE, PARAMS_FILE
 
 _MKL_AUTO = {"MKL_DEBUG_CPU_TYPE": ""}  # empty: MKL ignores it, as if unset
@@ -45,7 +45,7 @@ class PaddleLite:
         return cached
 
     def load(self, model: str, threads: int, variant: str):
-        from .device.predictor import LiteModel
+        from .device.lite_runtime import LiteModel
 
         lite = LiteModel(model, threads, probe=False)  # the bench child's own crash is reported by its parent
         return _Runner(lite.threads, lite.run)

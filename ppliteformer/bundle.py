@@ -25,7 +25,8 @@ import numpy as np
 
 from .atomic import temporary_name
 from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
-from .device.predictor import TextClassifier, entity_line, item_output
+from .device.lite_runtime import item_output
+from .device.predictor import TextClassifier, entity_line
 from .errors import ConfigError
 from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, VOCAB_FILE, convert_folder, model_folder
 from .runtimes import PaddleInferenceModel, open_lite

@@ -23,7 +23,7 @@ import numpy as np
 from .bench import synthetic_inputs
 from .bench_engines import CHILD_TIMEOUT_S, ENGINES as ENGINE_REGISTRY
 from .child_process import run_json_child
-from .device.predictor import PredictorError, read_id_dtype
+from .device.model_files import PredictorError, read_id_dtype
 from .errors import ConfigError, ModelFileError, StageError
 from .layout import META_FILE, MODEL_FILE, NB_FILE, PARAMS_FILE
 from .lite_convert import REWRITES_FILE
@@ -164,7 +164,7 @@ def bench_side_by_side(model, batch_size: int = 1, seq_len: int = 128, warmup: i
     kind, model_dir, nb, folder = _resolve_model(model)
     engines, skipped = _choose_engines(engines, kind)
     if nb is not None:
-        from .device.predictor import check_nb_loads
+        from .device.lite_runtime import check_nb_loads
 
         try:
             check_nb_loads(nb)

@@ -14,7 +14,7 @@ from .families import FAMILIES
 from .layout import META_FILE, STRUCTURE_FILE, VOCAB_FILE
 from .modeling import load_tokenizer, without_dropout
 from .runtimes import inference_model_bytes, static_program
-from .device.predictor import INPUT_NAMES
+from .device.lite_runtime import INPUT_NAMES
 from .structure import describe, load_checkpoint, read_task, task_of
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .device.predictor import META_FILE, VOCAB_FILE  # noqa: F401 (re-exported: the bundle's predictor reads them)
+from .device.model_files import META_FILE, VOCAB_FILE  # noqa: F401 (re-exported: the device reads them too)
 
 MANIFEST = "manifest.json"
 LOCK_FILE = ".lock"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .device.predictor import batch_arrays
+from .device.lite_runtime import batch_arrays
 from .training import adamw_with_schedule, length_bucketed_batches
 
 IGNORE = -100  # PaddleNLP's masked-LM loss skips positions with this label

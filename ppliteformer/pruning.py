@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .families import encoder_layers, layer_prefix
-from .device.predictor import batch_arrays
+from .device.lite_runtime import batch_arrays
 from .structure import apply_widths
 
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from .export_program import input_specs
 from .layout import MODEL_FILE, PARAMS_FILE
-from .device.predictor import batch_arrays, read_id_dtype
+from .device.lite_runtime import batch_arrays
+from .device.model_files import read_id_dtype
 
 
 def qat_wrapper(cfg):

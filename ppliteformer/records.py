@@ -46,6 +46,12 @@ class StepResult(_FlatRecord):
     details: dict = field(default_factory=dict)  # what only this step measures (widths, vocabulary sizes, ...)
 
 
+# report.json field names before the ratios were named by their direction; an older report still reads.
+_RENAMED_FIELDS = {"size_ratio_arm_vs_teacher": "times_smaller_arm_vs_teacher",
+                   "arm_instruction_ratio_vs_teacher": "arm_instructions_over_teacher",
+                   "arm_instruction_ratio_vs_source": "arm_instructions_over_source"}
+
+
 @dataclass
 class ArtifactRecord(_FlatRecord):
     """One artifact (the teacher or a chain step's model) and every figure measured on it.
@@ -83,14 +89,20 @@ class ArtifactRecord(_FlatRecord):
     arm_instructions_per_inference: Optional[float] = None
     arm_instructions: Optional[dict] = None
     accuracy_verified_by: str = ""
-    size_ratio_arm_vs_teacher: Optional[float] = None
+    # Each ratio's name says its direction: times_smaller and speedup are teacher / artifact (above 1 is
+    # better), arm_instructions_over_* is artifact / teacher (or its source; below 1 is better).
+    times_smaller_arm_vs_teacher: Optional[float] = None
     speedup_x86_lite_vs_teacher: Optional[float] = None
-    arm_instruction_ratio_vs_teacher: Optional[float] = None
+    arm_instructions_over_teacher: Optional[float] = None
     accuracy_change_vs_teacher: Optional[float] = None
-    arm_instruction_ratio_vs_source: Optional[float] = None
+    arm_instructions_over_source: Optional[float] = None
     control: Optional[str] = None               # what this artifact is measured against (see report.py)
     control_accuracy: Optional[float] = None    # the control's test accuracy
     gain_over_control: Optional[float] = None   # accuracy - control_accuracy
+
+    @classmethod
+    def from_json(cls, data: dict):
+        return _from_dict(cls, {_RENAMED_FIELDS.get(key, key): value for key, value in data.items()})
 
 
 @dataclass

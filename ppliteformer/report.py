@@ -69,14 +69,14 @@ def build_report(strategy, records: dict) -> Report:
     artifacts = [_artifact(n, records, steps[n].parameters if n in steps else None) for n in names]
     teacher = artifacts[0]
     for entry in artifacts:
-        entry.size_ratio_arm_vs_teacher = _ratio(teacher.nb_bytes_arm, entry.nb_bytes_arm)
+        entry.times_smaller_arm_vs_teacher = _ratio(teacher.nb_bytes_arm, entry.nb_bytes_arm)
         entry.speedup_x86_lite_vs_teacher = _ratio(teacher.latency_ms_x86_lite, entry.latency_ms_x86_lite)
-        entry.arm_instruction_ratio_vs_teacher = _ratio(entry.arm_instructions_per_inference,
+        entry.arm_instructions_over_teacher = _ratio(entry.arm_instructions_per_inference,
                                                         teacher.arm_instructions_per_inference, 3)
         entry.accuracy_change_vs_teacher = (None if None in (entry.accuracy, teacher.accuracy)
                                             else round(entry.accuracy - teacher.accuracy, 4))
     for source, entry in zip(artifacts, artifacts[1:]):
-        entry.arm_instruction_ratio_vs_source = _ratio(entry.arm_instructions_per_inference,
+        entry.arm_instructions_over_source = _ratio(entry.arm_instructions_per_inference,
                                                        source.arm_instructions_per_inference, 3)
         _set_control(entry, source, records)
     steps.update({f"{n}_control": _step_result(f"{n}_control", records) for n in strategy.chain
@@ -122,7 +122,7 @@ def _final_choice(artifacts: list) -> tuple:
     instructions as the float model it was quantized from; then that model, which is then both
     as fast on ARM and free of int8's rounding."""
     last = artifacts[-1]
-    ratio = last.arm_instruction_ratio_vs_source
+    ratio = last.arm_instructions_over_source
     if not last.int8 or ratio is None:
         return last.name, "the last step of the chain"
     source = artifacts[-2].name
@@ -158,10 +158,10 @@ def format_table(report: Report) -> str:
     columns = [("artifact", "name", None), (f"{metric} (Paddle Inf.)", "accuracy", "acc"),
                (f"{metric} (Lite x86)", "accuracy_x86_lite", "acc"), (".nb arm", "nb_bytes_arm", "mb"),
                (".nb x86", "nb_bytes_x86", "mb"), ("Lite x86 latency", "latency_ms_x86_lite", "ms"),
-               ("smaller", "size_ratio_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x"),
+               ("smaller", "times_smaller_arm_vs_teacher", "x"), ("faster", "speedup_x86_lite_vs_teacher", "x"),
                (f"{metric} (ARM kernels)", "accuracy_arm", "acc"), ("ARM insns/inference", "arm_instructions_per_inference",
                                                                "minsn"),
-               ("vs teacher", "arm_instruction_ratio_vs_teacher", "ratio"),
+               ("vs teacher", "arm_instructions_over_teacher", "ratio"),
                ("vs control", "gain_over_control", "pts")]
     rows = [[getattr(a, key) if kind is None else _fmt(getattr(a, key), kind) for _, key, kind in columns]
             for a in report.artifacts]

@@ -188,7 +188,7 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         (metric, lambda a: _num(a.accuracy, ".4f")),
         ("vs teacher", lambda a: _num(_scaled(a.accuracy_change_vs_teacher, 100), "+.2f", " pts")),
         ("arm .nb", lambda a: _num(_scaled(a.nb_bytes_arm, 1e-6), ".3f", " MB")),
-        ("smaller than teacher", lambda a: _num(a.size_ratio_arm_vs_teacher, ".2f", "x")),
+        ("smaller than teacher", lambda a: _num(a.times_smaller_arm_vs_teacher, ".2f", "x")),
         ("Lite x86 ms median / p90 / min", _lite_latency),
         ("faster than teacher", lambda a: _num(a.speedup_x86_lite_vs_teacher, ".2f", "x")),
         ("ms at the median test length", lambda a: "-" if a.latency_ms_at_median_length is None else
@@ -200,7 +200,7 @@ def _artifact_section(report: Report, devices: list) -> _Section:
          f"{_num(a.accuracy_arm, '.4f')} / {a.arm_texts}"),
         ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.arm_instructions_per_inference
          else f"{_num(_scaled(a.arm_instructions_per_inference, 1e-6), '.2f', ' M')} / "
-              f"{_num(a.arm_instruction_ratio_vs_teacher, '.3f')}"),
+              f"{_num(a.arm_instructions_over_teacher, '.3f')}"),
         ("gain over its control", lambda a: "-" if a.gain_over_control is None else
          f"{_num(_scaled(a.gain_over_control, 100), '+.2f', ' pts')} vs {_num(a.control_accuracy, '.4f')}"),
         ("parameters", lambda a: _num(a.parameters, ",.0f")),

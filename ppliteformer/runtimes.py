@@ -20,8 +20,8 @@ import numpy as np
 
 from .errors import ModelFileError
 from .layout import MODEL_FILE, PARAMS_FILE
-from .device.predictor import (INPUT_NAMES, LiteModel, PredictorError, batch_arrays, check_feed_dtypes,
-                               item_output, read_id_dtype)
+from .device.lite_runtime import INPUT_NAMES, LiteModel, batch_arrays, check_feed_dtypes, item_output
+from .device.model_files import PredictorError, read_id_dtype
 
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .runtimes import DygraphModel, outputs_over
-from .device.predictor import SegmentedIds, batch_arrays
+from .device.lite_runtime import SegmentedIds, batch_arrays
 
 
 def encode_texts(tokenizer, texts, max_seq_len: int) -> list:

@@ -11,7 +11,7 @@ import pytest
 from ppliteformer.arm.toolchain import LITE_ENV, ArmToolchainMissing, ensure_toolchain, missing_parts
 from ppliteformer.errors import StageError
 from ppliteformer.layout import NB_FILE
-from ppliteformer.device.predictor import batch_arrays
+from ppliteformer.device.lite_runtime import batch_arrays
 
 from .conftest import REPO, TINY_STRATEGY
 
@@ -53,7 +53,7 @@ def test_every_text_of_the_final_artifact_ran_on_arm_kernels_and_matches(tiny_ru
     assert teacher.arm_texts == metrics["test_texts"] == report.data["test"] and teacher.arm_whole_test_split
     assert teacher.max_abs_logit_diff_arm_vs_reference < 1e-4 and teacher.label_agreement_arm_vs_reference == 1
     assert teacher.accuracy_arm == teacher.accuracy
-    assert teacher.arm_instructions_per_inference > 100_000 and teacher.arm_instruction_ratio_vs_teacher == 1
+    assert teacher.arm_instructions_per_inference > 100_000 and teacher.arm_instructions_over_teacher == 1
     assert "paddle_lite_arm_kernels_qemu" in teacher.accuracy_verified_by
 
 
@@ -152,7 +152,7 @@ def test_the_final_artifact_follows_the_arm_instruction_count(qat_instructions, 
 
     artifacts = [_artifact("teacher", False, 1.2e8), _artifact("embedding_int8", False, 5.9e6),
                  _artifact("qat", True, qat_instructions)]
-    artifacts[-1].arm_instruction_ratio_vs_source = round(qat_instructions / 5.9e6, 3)
+    artifacts[-1].arm_instructions_over_source = round(qat_instructions / 5.9e6, 3)
     chosen, reason = _final_choice(artifacts)
     assert chosen == final and "a55 CPU identity" in reason
     assert ("does not pay" in reason) == (final != "qat")

@@ -17,7 +17,7 @@ from ppliteformer.bench import synthetic_inputs
 from ppliteformer.cpu_fp32_peak import cpu_peak, flops_per_cycle
 from ppliteformer.engines import ENGINES, LOGITS_TOLERANCE, run_engine
 from ppliteformer.errors import ModelFileError, StageError
-from ppliteformer.device.predictor import cpu_vendor
+from ppliteformer.device.lite_runtime import cpu_vendor
 from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
 
 pytestmark = pytest.mark.tiny
@@ -38,7 +38,8 @@ def tiny_export(tmp_path_factory):
     from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification
 
     from ppliteformer.quantization import input_specs
-    from ppliteformer.device.predictor import INPUT_NAMES, META_FILE
+    from ppliteformer.device.lite_runtime import INPUT_NAMES
+    from ppliteformer.device.model_files import META_FILE
     from ppliteformer.structure import apply_widths, describe
 
     out = tmp_path_factory.mktemp("export")

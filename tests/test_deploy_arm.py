@@ -158,7 +158,8 @@ def model_files(tmp_path):
 def bundle(tmp_path):
     folder = tmp_path / "bundle"
     folder.mkdir()
-    for name in ("model.nb", "vocab.txt", "predict.py", "selfcheck.json"):
+    for name in ("model.nb", "vocab.txt", "predict.py", "lite_runtime.py", "model_files.py", "tag_spans.py",
+                 "selfcheck.json"):
         (folder / name).write_text("x")
     (folder / "ppliteformer_meta.json").write_text(json.dumps(ARM_META))
     return folder
@@ -267,7 +268,8 @@ def test_board_dry_run_prints_ssh_and_scp_commands(tmp_path, bundle):
     assert ssh + "'mkdir -p /tmp/plf'" in lines
     scp = next(line for line in lines if line.startswith("scp "))
     assert scp.startswith("scp -r -o BatchMode=yes -o ConnectTimeout=10 -o Port=2222 ")
-    for name in ("model.nb", "vocab.txt", "ppliteformer_meta.json", "predict.py", "selfcheck.json", "bench.py"):
+    for name in ("model.nb", "vocab.txt", "ppliteformer_meta.json", "predict.py", "lite_runtime.py", "model_files.py",
+                 "tag_spans.py", "selfcheck.json", "bench.py"):
         assert str(bundle / name) in scp
     assert scp.endswith(" pi@board:/tmp/plf/")
     assert ssh + "'cd /tmp/plf && python3.9 predict.py --model . --selfcheck selfcheck.json --threads 4 --json'" \

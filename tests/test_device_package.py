@@ -22,7 +22,8 @@ def _imports(path) -> set:
         if isinstance(node, ast.Import):
             names |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            names.add("." if node.level else node.module.split(".")[0])
+            # a sibling by its name ("from .model_files import"); anything above the device folder stays "."
+            names.add(node.module.split(".")[0] if node.module and node.level <= 1 else ".")
     return names
 
 
@@ -70,3 +71,11 @@ def test_the_entry_points_in_deploy_run_the_packaged_scripts(script, tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "deploy" / "arm" / script), "--help"], capture_output=True,
                           text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith(f"usage: {script}"), proc.stderr
+
+
+@pytest.mark.unit
+def test_the_layout_and_the_model_files_import_no_numpy():
+    """layout.py (read by the report renderer and the CLI) names the device's files without pulling in numpy."""
+    code = "import sys, ppliteformer.layout, ppliteformer.device.model_files; assert 'numpy' not in sys.modules"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-1000:]

@@ -33,7 +33,8 @@ def _feed_dtypes(model_dir) -> dict:
 
 @pytest.mark.tiny
 def test_int32_inputs_through_int8_embeddings_and_qat(tmp_path, corpus_tsv):
-    from ppliteformer.device.predictor import LiteModel, PredictorError, batch_arrays
+    from ppliteformer.device.lite_runtime import LiteModel, batch_arrays
+    from ppliteformer.device.model_files import PredictorError
 
     report, work = _int32_run(tmp_path, corpus_tsv, "chain: [embedding_int8, qat]\nqat: {epochs: 1}\n")
     for folder in ("export", "embedding_int8_export", "qat"):
@@ -74,7 +75,7 @@ def test_input_dtype_and_bench_length_are_checked(tmp_path):
 
 @pytest.mark.unit
 def test_batch_arrays_give_ids_in_the_models_dtype():
-    from ppliteformer.device.predictor import batch_arrays, check_feed_dtypes
+    from ppliteformer.device.lite_runtime import batch_arrays, check_feed_dtypes
 
     arrays = batch_arrays([[1, 2, 3], [1, 2]], pad_id=0, id_dtype="int32")
     assert {k: str(v.dtype) for k, v in arrays.items()} == {

@@ -88,7 +88,7 @@ def test_every_runtime_receives_the_second_texts_token_types(pair_run):
     """The same ids with token type 0 everywhere give other logits: the types reach the model on
     Paddle Inference and Lite x86, and every artifact agrees across runtimes on real pair inputs."""
     from ppliteformer.data import read_splits
-    from ppliteformer.device.predictor import batch_arrays
+    from ppliteformer.device.lite_runtime import batch_arrays
     from ppliteformer.layout import DATA_STAGE, NB_FILE
     from ppliteformer.modeling import load_tokenizer
     from ppliteformer.runtimes import PaddleInferenceModel, open_lite

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from ppliteformer.device import _common
 from ppliteformer.device.benchmark_bin_output import parse_benchmark_bin_output
-from ppliteformer.device.predictor import PredictorError, check_vocab, nb_targets, read_meta, read_selfcheck
+from ppliteformer.device.lite_runtime import nb_targets
+from ppliteformer.device.model_files import PredictorError, check_vocab, read_meta
+from ppliteformer.device.predictor import read_selfcheck
 from ppliteformer.errors import PPLiteFormerError
 
 from .conftest import REPO, TINY_STRATEGY

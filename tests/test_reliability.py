@@ -11,7 +11,7 @@ import pytest
 from ppliteformer.errors import ModelFileError, WorkdirError
 from ppliteformer.pipeline import MANIFEST, Pipeline, Stage
 from ppliteformer.runtimes import open_lite
-from ppliteformer.device.predictor import batch_arrays
+from ppliteformer.device.lite_runtime import batch_arrays
 
 from .conftest import REPO
 

@@ -40,7 +40,7 @@ def _fp32(name, accuracy, nb_bytes_arm, median_ms, parameters, size_ratio, speed
         latency_ms_x86_lite=median_ms,
         latency_x86_lite={"median_ms": median_ms, "p90_ms": round(median_ms * 1.2, 3),
                           "min_ms": round(median_ms * 0.95, 3), **BENCH},
-        parameters=parameters, accuracy_verified_by=FP32_CHECK, size_ratio_arm_vs_teacher=size_ratio,
+        parameters=parameters, accuracy_verified_by=FP32_CHECK, times_smaller_arm_vs_teacher=size_ratio,
         speedup_x86_lite_vs_teacher=speedup, accuracy_change_vs_teacher=change)
 
 
@@ -64,7 +64,7 @@ REPORT = Report(
         _fp32("distill", 0.885, 353726, 0.143, 79234, 1.16, 1.95, -0.015),
         _fp32("trim_vocab", 0.88, 238318, 0.096, 50386, 1.72, 2.91, -0.02),
         ArtifactRecord(name="qat", int8=True, accuracy=0.875, inference_model_bytes=129107, nb_bytes_arm=112782,
-                       accuracy_verified_by=INT8_CHECK, size_ratio_arm_vs_teacher=3.62,
+                       accuracy_verified_by=INT8_CHECK, times_smaller_arm_vs_teacher=3.62,
                        accuracy_change_vs_teacher=-0.025),
     ],
 )
@@ -223,3 +223,13 @@ def test_a_real_report_shows_the_arm_kernel_results_with_their_label(tiny_run):
     cell = f"{teacher.accuracy_arm:.4f} / {teacher.arm_texts}"
     assert cell in md and f"{teacher.arm_instructions_per_inference / 1e6:.2f} M / 1.000" in md
     assert "under qemu user-mode emulation" in md and "not a time on a device" in md
+
+
+@pytest.mark.unit
+def test_a_report_with_the_old_ratio_names_still_reads():
+    from ppliteformer.records import ArtifactRecord
+
+    old = ArtifactRecord.from_json({"name": "qat", "int8": True, "size_ratio_arm_vs_teacher": 27.1,
+                                    "arm_instruction_ratio_vs_teacher": 0.04, "arm_instruction_ratio_vs_source": 0.6})
+    assert (old.times_smaller_arm_vs_teacher, old.arm_instructions_over_teacher, old.arm_instructions_over_source) \
+        == (27.1, 0.04, 0.6)

@@ -1,4 +1,4 @@
-"""deploy/python/predict.py runs on its own: paddle, paddlenlp and ppliteformer blocked."""
+"""deploy/python/predict.py runs with its sibling files alone: paddle, paddlenlp and ppliteformer blocked."""
 import json
 import shutil
 import subprocess
@@ -10,14 +10,16 @@ import pytest
 from ppliteformer.modeling import load_tokenizer
 from ppliteformer.layout import NB_FILE
 from ppliteformer.runtimes import open_lite
-from ppliteformer.device.predictor import batch_arrays
+from ppliteformer.device.lite_runtime import batch_arrays
 
 from .conftest import REPO
 
 pytestmark = pytest.mark.tiny
 
+DEVICE_FILES = ("predict.py", "lite_runtime.py", "model_files.py", "tag_spans.py")  # deploy/python/
+
 BLOCKER = """
-import runpy, sys
+import os, runpy, sys
 
 class BlockHeavyImports:
     def find_spec(self, name, path=None, target=None):
@@ -26,15 +28,17 @@ class BlockHeavyImports:
 sys.meta_path.insert(0, BlockHeavyImports())
 script = sys.argv[1]
 sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(script)))  # as 'python predict.py' does
 runpy.run_path(script, run_name='__main__')
 """
 
 
 @pytest.fixture(scope="module")
 def deployed(tiny_run, tmp_path_factory):
-    """The predictor copied out of the repo, as a user would copy it to a board."""
+    """The predictor and its sibling files copied out of the repo, as a user would copy them to a board."""
     folder = tmp_path_factory.mktemp("device")
-    shutil.copy(REPO / "deploy" / "python" / "predict.py", folder / "predict.py")
+    for name in DEVICE_FILES:
+        shutil.copy(REPO / "deploy" / "python" / name, folder / name)
     return folder / "predict.py", tiny_run[0] / "convert" / "x86"
 
 
@@ -128,3 +132,11 @@ def test_a_damaged_vocab_or_meta_is_one_line_naming_the_file(deployed, tmp_path)
         name = "vocab.txt" if damage == "vocab" else "ppliteformer_meta.json"
         assert proc.returncode == 2 and name in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         assert "Traceback" not in proc.stderr
+
+
+def test_predict_py_without_its_sibling_files_says_which_is_missing(deployed, tmp_path):
+    script, model_dir = deployed
+    shutil.copy(script, tmp_path / "predict.py")
+    proc = run_predictor(tmp_path / "predict.py", "--model", model_dir, "--text", "质量很好")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "lite_runtime.py is missing beside" in proc.stderr and "copy the bundle folder" in proc.stderr

@@ -28,7 +28,8 @@ def test_standalone_tokenizer_equals_training_tokenizer_on_every_test_text(tmp_p
 def test_sentence_pairs_encode_alike_for_training_and_the_device_truncation_included(tmp_path):
     """[CLS] a [SEP] b [SEP], type ids 0 then 1, truncated longest first, by PaddleNLP and by predict.py."""
     from ppliteformer.data import builtin_pair_splits
-    from ppliteformer.device.predictor import SegmentedIds, TextClassifier
+    from ppliteformer.device.lite_runtime import SegmentedIds
+    from ppliteformer.device.predictor import TextClassifier
     from ppliteformer.training import encode_examples
 
     splits = builtin_pair_splits((0.8, 0.1, 0.1), seed=3)

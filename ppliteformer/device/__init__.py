@@ -2,6 +2,8 @@
 made from any install, editable or not:
 
     predictor.py            the standalone predictor, copied into each bundle as predict.py
+    lite_runtime.py         the model's input arrays and the Lite runtimes (predict.py's and the host's)
+    model_files.py          a model folder's files: meta, vocabulary, the device's error (standard library only)
     run_on_board.py         ssh/scp a bundle to an ARM Linux board, self-check and time it there
     run_on_android.py       adb push and Paddle Lite's benchmark_bin on a phone
     benchmark_bin_output.py the parser of benchmark_bin's output
@@ -17,5 +19,5 @@ from pathlib import Path
 
 DEVICE_DIR = Path(__file__).resolve().parent
 PREDICTOR = DEVICE_DIR / "predictor.py"
-DEPLOY_SCRIPTS = ("run_on_board.py", "run_on_android.py", "benchmark_bin_output.py", "_common.py", "tag_spans.py",
-                  "README.md")
+DEPLOY_SCRIPTS = ("lite_runtime.py", "model_files.py", "tag_spans.py", "run_on_board.py", "run_on_android.py",
+                  "benchmark_bin_output.py", "_common.py", "README.md")

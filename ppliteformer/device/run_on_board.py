@@ -27,10 +27,10 @@ The JSON the predictor prints comes back through ssh's stdout; --out gets
 
 The bundle folder (--bundle DIR, an '<artifact>-arm' folder made by `ppliteformer bundle`) holds:
     model.nb, vocab.txt, ppliteformer_meta.json   the model converted for arm
-    predict.py                                    the standalone predictor
+    predict.py                                    the standalone predictor, with the files it imports:
+    lite_runtime.py, model_files.py, tag_spans.py   input arrays and Lite; the model's files; entity decoding
     selfcheck.json                                sample texts with the expected labels/logits
     lib/                                          libppl_lite.so, libpaddle_light_api_shared.so, libgomp.so.1
-    tag_spans.py                                  entity decoding for token models (predict.py imports it)
     bench.py                                      optional; copied when present
 
 Contract this script assumes of predict.py (it builds the commands, predict.py implements it):
@@ -73,8 +73,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 from _common import ToolError, quote_command  # noqa: E402
 
-BUNDLE_FILES = ("model.nb", "vocab.txt", "ppliteformer_meta.json", "predict.py", "selfcheck.json")
-OPTIONAL_FILES = ("bench.py", "tag_spans.py")
+BUNDLE_FILES = ("model.nb", "vocab.txt", "ppliteformer_meta.json", "predict.py", "lite_runtime.py", "model_files.py",
+                "tag_spans.py", "selfcheck.json")
+OPTIONAL_FILES = ("bench.py",)
 BASE_SSH_OPTS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 ENGINE = "paddle_lite_arm"
 SSH_UNREACHABLE = 255  # ssh's own exit status for connection/authentication failures

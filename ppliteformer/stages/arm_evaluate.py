@@ -22,7 +22,7 @@ from ..layout import DATA_STAGE, NB_FILE
 from ..modeling import load_tokenizer
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel, outputs_over
-from ..device.predictor import read_id_dtype
+from ..device.model_files import read_id_dtype
 from ..tasks import get_task, stage_config
 
 log = logging.getLogger(__name__)

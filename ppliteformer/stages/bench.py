@@ -13,7 +13,8 @@ from ..layout import DATA_STAGE, META_FILE, NB_FILE
 from ..tasks import DEFAULT_TASK, get_task
 from ..pipeline import Stage
 from ..runtimes import PaddleInferenceModel
-from ..device.predictor import mkl_avx2_env, read_id_dtype
+from ..device.lite_runtime import mkl_avx2_env
+from ..device.model_files import read_id_dtype
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ def run(inputs, cfg: QATConfig) -> StepResult:
     from ..quantization import qat_wrapper, save_qat_model
     from ..runtimes import inference_model_bytes
     from ..structure import describe, load_checkpoint
-    from ..device.predictor import read_id_dtype
+    from ..device.model_files import read_id_dtype
     from ._common import StepData, copy_side_files, log, train_against_teacher
 
     tokenizer = load_tokenizer(str(inputs.checkpoint))

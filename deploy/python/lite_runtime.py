@@ -1,0 +1,1 @@
+../../ppliteformer/device/lite_runtime.py

@@ -1,0 +1,1 @@
+../../ppliteformer/device/model_files.py

@@ -1,0 +1,1 @@
+../../ppliteformer/device/tag_spans.py
