@@ -26,7 +26,7 @@ import numpy as np
 from .atomic import temporary_name
 from .device import DEPLOY_SCRIPTS, DEVICE_DIR, PREDICTOR
 from .device.lite_runtime import item_output
-from .device.predictor import TextClassifier, entity_line
+from .device.predictor import TextClassifier, checked_line
 from .errors import ConfigError
 from .layout import BUNDLE_DIR, DATA_STAGE, META_FILE, NB_FILE, VOCAB_FILE, convert_folder, model_folder
 from .runtimes import PaddleInferenceModel, open_lite
@@ -41,13 +41,16 @@ def _expected(classifier: TextClassifier, text: str, text_pair, logits) -> dict:
     entities) and the logits that came from."""
     decoded = classifier.decode(text, text_pair, logits)
     pair = {} if text_pair is None else {"text_pair": text_pair}
-    shown = {"entities": entity_line(decoded["entities"])} if "entities" in decoded else {"label": decoded["label"]}
+    shown = {"entities" if "entities" in decoded else "label": checked_line(decoded)}
     return {"text": text, **pair, **shown, "logits": decoded["logits"]}
 
 
-def _margin(logits) -> float:
-    """The smallest gap between the two largest logits (over every piece of a token model's output)."""
-    top = np.sort(np.atleast_2d(logits), axis=-1)
+def _margin(output) -> float:
+    """The smallest gap between the two largest logits (over every piece of a token model's output, and
+    over both outputs of an slu model)."""
+    if isinstance(output, tuple):
+        return min(_margin(part) for part in output)
+    top = np.sort(np.atleast_2d(output), axis=-1)
     return float((top[:, -1] - top[:, -2]).min())
 
 

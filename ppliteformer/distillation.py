@@ -73,8 +73,8 @@ class DistillationLoss:
 
     def __init__(self, cached_teacher_logits: np.ndarray, alpha: float, temperature: float, task,
                  teacher=None, hidden_loss_weight: float = 0.0, student=None):
-        """``cached_teacher_logits``: [train items, classes], or a token task's [items, pieces, tags]
-        (zero-padded; cut to each batch's length); ``task`` gives the hard and the soft loss."""
+        """``cached_teacher_logits``: the task's ``stack_outputs`` of the train split ([items, classes], or
+        [items, pieces, ...] zero-padded and cut to each batch's length); ``task`` gives the hard and the soft loss."""
         import paddle
 
         self.cached, self.task = cached_teacher_logits, task
@@ -100,7 +100,7 @@ class DistillationLoss:
         logits = out.logits if hidden else out
         cached = self.cached[rows]
         if cached.ndim == 3:  # per piece: the batch is padded to its own longest item
-            cached = cached[:, :logits.shape[1]]
+            cached = cached[:, :inputs["input_ids"].shape[1]]
         soft = self.task.soft_loss(logits, paddle.to_tensor(cached), labels, self.temperature)
         loss = self.alpha * self.task.loss(logits, labels) + (1 - self.alpha) * soft
         if hidden:

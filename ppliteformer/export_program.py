@@ -62,7 +62,7 @@ def export_model(model_dir, out_dir, id_dtype: str = "int64") -> dict:
             "do_lower_case": bool(getattr(tokenizer, "do_lower_case", True)),
             "pad_token": tokenizer.pad_token, "inputs": list(INPUT_NAMES), "id_dtype": id_dtype,
             "text_pair": bool(task.get("text_pair", False)),
-            **{key: task[key] for key in ("scheme", "token_unit") if key in task},  # a token task's
+            **{key: task[key] for key in ("scheme", "token_unit", "intents") if key in task},  # token tasks' and slu's
             "model_config": model.config.to_dict(), "structure": describe(model) if getattr(model, "base_model_prefix", None) in FAMILIES else None}
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return {"ops": len(ops), "model_bytes": inference_model_bytes(out_dir)}

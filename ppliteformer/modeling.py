@@ -67,13 +67,14 @@ def load_tokenizer(source: str):
                              "model name (needs internet) or a folder saved by save_pretrained.") from None
 
 
-def preset_config(preset: str, vocab_size: int, num_classes: int, max_seq_len: int):
+def preset_config(preset: str, vocab_size: int, num_classes: int, max_seq_len: int, **head):
+    """``head``: what the task's head needs beyond ``num_classes`` (Task.head_config)."""
     from paddlenlp.transformers import ErnieConfig
 
     if preset not in PRESETS:
         raise ConfigError(f"Unknown model preset '{preset}'. Choose one of: {', '.join(PRESETS)}.")
     return ErnieConfig(vocab_size=vocab_size, max_position_embeddings=max_seq_len, type_vocab_size=2,
-                       num_labels=num_classes, **PRESETS[preset])
+                       num_labels=num_classes, **PRESETS[preset], **head)
 
 
 def build_model(config, model_class=None):
@@ -83,7 +84,7 @@ def build_model(config, model_class=None):
     return (model_class or ErnieForSequenceClassification)(config)
 
 
-def load_pretrained(source: str, num_classes: int | None = None, auto_class=None):
+def load_pretrained(source: str, num_classes: int | None = None, auto_class=None, head_config: dict | None = None):
     """A PaddleNLP pretrained name or a local folder, through ``auto_class`` (default: the Auto class of the
     task the folder's task.json names, AutoModelForSequenceClassification without one).
 
@@ -92,7 +93,8 @@ def load_pretrained(source: str, num_classes: int | None = None, auto_class=None
     """
     from .structure import task_of
 
-    head = {} if num_classes is None else {"num_classes": num_classes, "ignore_mismatched_sizes": True}
+    head = {} if num_classes is None else {"num_classes": num_classes, "ignore_mismatched_sizes": True,
+                                           **(head_config or {})}
     try:
         return (auto_class or task_of(source).auto_class()).from_pretrained(source, **head)
     except Exception as exc:

@@ -48,16 +48,17 @@ def macro_f1_task():
 
 @pytest.mark.unit
 def test_built_in_tasks_and_their_metrics():
-    assert task_names() == ["seq_cls", "token_cls"]
+    assert task_names() == ["seq_cls", "slu", "token_cls"]
     assert [(get_task(n).metric, get_task(n).head) for n in task_names()] == [
-        ("accuracy", "ForSequenceClassification"), ("span_f1", "ForTokenClassification")]
+        ("accuracy", "ForSequenceClassification"), ("sentence_accuracy", "ForTokenClassification"),
+        ("span_f1", "ForTokenClassification")]
 
 
 @pytest.mark.unit
 def test_an_unknown_task_is_refused_with_the_known_ones(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("task: ner\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"task: unknown task 'ner'\. Tasks: seq_cls \(.*\); token_cls \("):
+    with pytest.raises(ConfigError, match=r"task: unknown task 'ner'\. Tasks: seq_cls \(.*\); slu \(.*\); token_cls \("):
         load_strategy(path)
 
 

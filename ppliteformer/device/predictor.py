@@ -89,6 +89,22 @@ def entity_line(entities: list) -> str:
     return " ".join(f"{e['text']}/{e['type']}@{e['start']}-{e['end']}" for e in entities) or "-"
 
 
+TOKEN_TASKS = ("token_cls", "slu")  # the tasks that tag each token of a text
+
+
+def intent_line(result: dict) -> str:
+    """An slu result as one printable string: the intent, then its slots (flight_search 波士顿/city@3-6)."""
+    return f"{result['intent']} {entity_line(result['slots'])}"
+
+
+def flat_logits(logits) -> np.ndarray:
+    """Every logit of a printed result in one vector (an slu result's intent logits, then its slot rows)."""
+    if isinstance(logits, dict):
+        return np.concatenate([np.asarray(logits["intent"], dtype=float).ravel(),
+                               np.asarray(logits["slots"], dtype=float).ravel()])
+    return np.asarray(logits, dtype=float).ravel()
+
+
 class TextClassifier:
     """Tokenizer + `.nb` model + label names, read from one model folder."""
 
@@ -109,7 +125,8 @@ class TextClassifier:
         self.tokenizer = load_tokenizer(folder / VOCAB_FILE, self.meta.get("do_lower_case", True), self.max_seq_len)
         self.pad_id = self.tokenizer.token_to_id(self.meta.get("pad_token", "[PAD]")) or 0
         self.text_pair = bool(self.meta.get("text_pair", False))  # a sentence-pair model: two texts in
-        self.task = self.meta.get("task", "seq_cls")  # token_cls: a tag per token, entities out
+        self.task = self.meta.get("task", "seq_cls")  # token_cls: a tag per token, entities out; slu: intent + slots
+        self.intents = self.meta.get("intents") or []  # slu: the intent head's names (labels are the slot tags)
         self.token_unit = self.meta.get("token_unit", "char")  # token_cls: what one token of the text is
         self.scheme = self.meta.get("scheme", "BIO")
         self._pieces_of = {}
@@ -127,7 +144,7 @@ class TextClassifier:
             raise PredictorError("this model classifies sentence pairs: give each text with its second text "
                                  "(--text with --text-pair, or text_a<TAB>text_b lines in --file)" if self.text_pair
                                  else "this model classifies single texts; --text-pair is for sentence-pair models")
-        if self.task == "token_cls":
+        if self.task in TOKEN_TASKS:
             ids, first_pieces, tokens = self.encode_tokens(text)
             truncated = len(first_pieces) < len(tokens)
         elif text_pair is None:
@@ -197,11 +214,22 @@ class TextClassifier:
                              "probability": float(min(probs[first[k], best[k]] for k in range(chunk.start, chunk.end)))})
         return {"text": text, "entities": entities, "tags": tags}
 
+    def _intent_and_slots(self, text: str, intent_logits, slot_logits) -> dict:
+        """An slu model's intent with its probability, and its slots as a token model's entities."""
+        tagged = self._entities(text, slot_logits)
+        probs = np.exp(intent_logits - intent_logits.max())
+        probs /= probs.sum()
+        best = int(probs.argmax())
+        return {"text": text, "intent": self.intents[best], "probability": float(probs[best]),
+                "slots": tagged["entities"], "tags": tagged["tags"],
+                "logits": {"intent": [float(x) for x in intent_logits],
+                           "slots": [[float(x) for x in row] for row in slot_logits]}}
+
     def predict(self, text: str, text_pair: str | None = None, warn: bool = True) -> dict:
         """The label (or a token model's entities) of one input; ``warn``: say on stderr when it was truncated."""
         if not text.strip() or (text_pair is not None and not text_pair.strip()):
             raise PredictorError("The text is empty; give at least one non-space character.")
-        if self.task == "token_cls" and text_pair is not None:
+        if self.task in TOKEN_TASKS and text_pair is not None:
             raise PredictorError("this model tags the tokens of single texts; --text-pair is for sentence-pair models")
         ids = self.encode(text, text_pair, warn)
         return self.decode(text, text_pair, item_output(self.model.run(self.arrays([ids])), 0, len(ids)))
@@ -210,6 +238,8 @@ class TextClassifier:
         """The printed result of one input from the model's output for it (here, or a reference runtime's)."""
         if self.task == "token_cls":
             return {**self._entities(text, logits), "logits": [[float(x) for x in row] for row in logits]}
+        if self.task == "slu":
+            return self._intent_and_slots(text, *logits)
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = int(probs.argmax())
@@ -223,10 +253,24 @@ def _numbers(values, count: int) -> bool:
             all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values))
 
 
-def read_selfcheck(check_file, classes: int, token_task: bool = False):
+def _logits_shape_ok(logits, task: str, classes: int, intents: int) -> bool:
+    if task == "slu":
+        return (isinstance(logits, dict) and _numbers(logits.get("intent"), intents) and
+                _logits_shape_ok(logits.get("slots"), "token_cls", classes, 0))
+    if task == "token_cls":
+        return isinstance(logits, list) and bool(logits) and all(_numbers(row, classes) for row in logits)
+    return _numbers(logits, classes)
+
+
+_SAMPLE_LOGITS = {"seq_cls": "{classes} numbers, one per label", "token_cls": "one row of {classes} numbers per piece",
+                  "slu": '{{"intent": {intents} numbers, "slots": one row of {classes} numbers per piece}}'}
+
+
+def read_selfcheck(check_file, classes: int, task: str = "seq_cls", intents: int = 0):
     """(samples, atol) of a selfcheck.json; a PredictorError naming the file and the sample otherwise.
     A file with no samples is refused: a check of nothing must not pass. A token model's sample has
-    'entities' (the line ``entity_line`` prints) and one row of logits per piece."""
+    'entities' (the line ``entity_line`` prints) and one row of logits per piece; an slu model's has
+    'label' (the line ``intent_line`` prints) and both heads' logits."""
     fix = "Use the selfcheck.json of a bundle made by 'ppliteformer bundle' (make the bundle again)."
     try:
         spec = json.loads(Path(check_file).read_bytes().decode("utf-8-sig"))
@@ -239,18 +283,24 @@ def read_selfcheck(check_file, classes: int, token_task: bool = False):
     atol = spec.get("atol", 1e-3)
     if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 <= atol < float("inf"):
         raise PredictorError(f"{check_file}: 'atol' is {str(atol)[:30]!r}, not a tolerance (a number >= 0). {fix}")
+    label = "entities" if task == "token_cls" else "label"
     for number, sample in enumerate(samples, start=1):
-        logits = sample.get("logits") if isinstance(sample, dict) else None
-        label = "entities" if token_task else "label"
-        shape = (isinstance(logits, list) and logits and all(_numbers(row, classes) for row in logits)) \
-            if token_task else _numbers(logits, classes)
         ok = (isinstance(sample, dict) and isinstance(sample.get("text"), str) and isinstance(sample.get(label), str)
-              and isinstance(sample.get("text_pair", ""), str) and shape)
+              and isinstance(sample.get("text_pair", ""), str)
+              and _logits_shape_ok(sample.get("logits"), task, classes, intents))
         if not ok:
-            rows = f"one row of {classes} numbers per piece" if token_task else f"{classes} numbers, one per label"
+            rows = _SAMPLE_LOGITS.get(task, _SAMPLE_LOGITS["seq_cls"]).format(classes=classes, intents=intents)
             raise PredictorError(f"{check_file}: sample {number} needs 'text' (a string), '{label}' (a string) and "
                                  f"'logits' ({rows}). {fix}")
     return samples, float(atol)
+
+
+def checked_line(result: dict) -> str:
+    """What a self-check compares of a printed result besides its logits: the label, the entities line of
+    a token model, the intent and slots line of an slu model."""
+    if "entities" in result:
+        return entity_line(result["entities"])
+    return intent_line(result) if "intent" in result else result["label"]
 
 
 def self_check(classifier: TextClassifier, check_file) -> dict:
@@ -259,14 +309,13 @@ def self_check(classifier: TextClassifier, check_file) -> dict:
     ``check_file``: {"atol": float, "samples": [{"text", "label", "logits"}]}, written by
     ``ppliteformer bundle`` from the x86 run of the same model.
     """
-    token_task = classifier.task == "token_cls"
-    samples, atol = read_selfcheck(check_file, len(classifier.labels), token_task)
+    samples, atol = read_selfcheck(check_file, len(classifier.labels), classifier.task, len(classifier.intents))
     results = []
     for sample in samples:
         got = classifier.predict(sample["text"], sample.get("text_pair"), warn=False)
-        expected = sample["entities"] if token_task else sample["label"]
-        label = entity_line(got["entities"]) if token_task else got["label"]
-        ours, theirs = np.asarray(got["logits"]), np.asarray(sample["logits"])
+        expected = sample["entities"] if classifier.task == "token_cls" else sample["label"]
+        label = checked_line(got)
+        ours, theirs = flat_logits(got["logits"]), flat_logits(sample["logits"])
         diff = float(np.abs(ours - theirs).max()) if ours.shape == theirs.shape else float("inf")
         results.append({"text": sample["text"], "expected_label": expected, "label": label,
                         "max_abs_logit_diff": diff, "ok": label == expected and diff <= atol})
@@ -402,6 +451,9 @@ def main(argv=None) -> int:
                 print(json.dumps(result, ensure_ascii=False), flush=True)
             elif "entities" in result:
                 print(f"{entity_line(result['entities'])}\t{text}", flush=True)
+            elif "intent" in result:
+                print(f"{result['intent']}\t{result['probability']:.4f}\t{entity_line(result['slots'])}\t{text}",
+                      flush=True)
             else:
                 shown = text if text_pair is None else f"{text}\t{text_pair}"
                 print(f"{result['label']}\t{result['probability']:.4f}\t{shown}", flush=True)

@@ -31,8 +31,9 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir: Pa
         else:
             write_vocab(build_vocab(task.texts(splits.train), cfg.vocab_min_freq), vocab_file)
         tokenizer = load_tokenizer(str(vocab_file))
-        model = build_model(preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len),
-                            task.model_class("ErnieForSequenceClassification"))
+        config = preset_config(cfg.preset, len(tokenizer.vocab), len(splits.labels), data_cfg.max_seq_len,
+                               **task.head_config(splits))
+        model = build_model(config, task.model_class("ErnieForSequenceClassification"))
         if pretrained is not None:
             import paddle
 
@@ -50,7 +51,8 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir: Pa
                  model.config.hidden_size, diff)
         tokenizer = load_tokenizer(str(Path(cfg.source) / "vocab.txt"))
     else:
-        model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None, task.auto_class())
+        model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None, task.auto_class(),
+                                task.head_config(splits) if cfg.train else {})
         tokenizer = load_tokenizer(cfg.source)
     if model.config.num_labels != len(splits.labels) and (not cfg.train or from_program):
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "

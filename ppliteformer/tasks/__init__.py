@@ -24,7 +24,8 @@ class Task:
     ``items`` are what the task's splits hold (an ``Example``, a ``TaggedSentence``, ...);
     ``targets`` are what ``encode`` makes of them for the loss and the metrics; ``outputs``
     are one model output per item, as a runtime returns it for that item alone (a token task's
-    ``[tokens, tags]`` cut to the item's own length).
+    ``[tokens, tags]`` cut to the item's own length; a tuple of such arrays for a model with several
+    outputs).
     """
     name = ""
     summary = ""           # one line for `ppliteformer run --help`
@@ -86,6 +87,17 @@ class Task:
     def score(self, outputs: list, targets: list, labels) -> dict:
         """The task's metrics of ``outputs`` against ``targets``; ``self.metric`` among them."""
         raise NotImplementedError
+
+    def stack_outputs(self, outputs: list):
+        """Per-item outputs as one array (the cached teacher logits distillation reads): [items, classes],
+        or [items, longest, tags] with zeros past each item's own length."""
+        from ..runtimes import padded_stack
+
+        return padded_stack(outputs)
+
+    def head_config(self, splits) -> dict:
+        """Config settings a fresh model of this task needs beyond ``num_labels`` (= ``len(splits.labels)``)."""
+        return {}
 
     def compare(self, reference: list, other: list) -> dict:
         """How far two runtimes' outputs on the same items are apart: ``max_abs_logit_diff`` and
