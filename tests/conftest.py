@@ -5,6 +5,7 @@ predictor) on a 2-layer, 32-wide ERNIE so the fast tier takes minutes.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -112,6 +113,27 @@ def ner_conll(tmp_path_factory):
 def ner_run(tmp_path_factory, ner_conll):
     """(workdir, report) of the whole chain for named entities on 600 People's Daily sentences (CoNLL)."""
     return run_written_strategy(tmp_path_factory, "ner", NER_STRATEGY.format(data=ner_conll) + NER_CHAIN)
+
+
+SLU_STRATEGY = NER_STRATEGY.replace("tiny_ner", "tiny_slu").replace("token_cls", "slu")
+
+
+@pytest.fixture(scope="session")
+def slu_jsonl(tmp_path_factory):
+    """The built-in ATIS corpus's first 600 utterances as JSONL ({"tokens", "labels", "intent"}): a user's file."""
+    from ppliteformer.tasks.slu_data import atis_paths, read_atis
+
+    path = tmp_path_factory.mktemp("slu") / "atis_600.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for sentence in read_atis(atis_paths()[0])[:600]:
+            f.write(json.dumps(sentence.to_json()) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def slu_run(tmp_path_factory, slu_jsonl):
+    """(workdir, report) of the whole chain for intent + slots on 600 ATIS utterances (JSONL)."""
+    return run_written_strategy(tmp_path_factory, "slu", SLU_STRATEGY.format(data=slu_jsonl) + NER_CHAIN)
 
 
 def run_written_strategy(tmp_path_factory, name: str, text: str) -> tuple:

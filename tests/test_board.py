@@ -31,9 +31,9 @@ def board(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run):
+def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run, slu_run):
     """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, and the final arm
-    bundles of the sentence-pair run ("pair") and of the named-entity run ("ner")."""
+    bundles of the sentence-pair run ("pair"), the named-entity run ("ner") and the intent + slots run ("slu")."""
     from ppliteformer.arm.toolchain import ensure_toolchain
     from ppliteformer.bundle import make_bundle
     from ppliteformer.workflow import run_strategy
@@ -48,7 +48,8 @@ def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run):
     return {"fp32": workdir / "bundle" / "teacher-arm", "int8": workdir / "bundle" / "qat-arm",
             "x86": next(b for b in teacher if b.name == "teacher-x86"),
             "pair": pair_workdir / "bundle" / f"{pair_report.final}-arm",
-            "ner": ner_run[0] / "bundle" / f"{ner_run[1].final}-arm"}
+            "ner": ner_run[0] / "bundle" / f"{ner_run[1].final}-arm",
+            "slu": slu_run[0] / "bundle" / f"{slu_run[1].final}-arm"}
 
 
 def run_on_board(board, bundle, out, *extra):
@@ -60,7 +61,7 @@ def run_on_board(board, bundle, out, *extra):
 
 
 @needs_board
-@pytest.mark.parametrize("kind", ["fp32", "int8", "pair", "ner"])
+@pytest.mark.parametrize("kind", ["fp32", "int8", "pair", "ner", "slu"])
 def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundles, kind, tmp_path):
     done = run_on_board(board, bundles[kind], tmp_path / "board.json")
     assert done.returncode == 0, done.stderr
@@ -77,6 +78,9 @@ def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundl
     assert text.returncode == 0, text.stderr
     if kind == "ner":  # entities (or "-") and the text
         assert text.stdout.strip().split("\t")[-1] == "质量很好"
+    elif kind == "slu":  # the intent, its probability, the slots (or "-") and the text
+        intent, probability, _, echoed = text.stdout.strip().split("\t")
+        assert intent.startswith("atis_") and 0 < float(probability) <= 1 and echoed == "质量很好", text.stdout
     else:
         label, probability, *echoed = text.stdout.strip().split("\t")
         labels = ("different", "same") if kind == "pair" else ("negative", "positive")
