@@ -103,6 +103,8 @@ def load_builtin() -> list:
 
 TOKEN_TASK_HINT = (" A file of tagged tokens (CoNLL lines, or JSONL with 'tokens' and 'labels') is read by task "
                    "token_cls: set task: token_cls in the strategy.")
+SLU_TASK_HINT = (" Utterances with an intent and slots (NLPCC2018's four fields, or JSONL with an 'intent') are read "
+                 "by task slu: set task: slu in the strategy.")
 TSV_SHAPES = "text<TAB>label for single texts, or text_a<TAB>text_b<TAB>label for sentence pairs"
 MAX_FIELD_CHARS = 1 << 20  # one text: far beyond any max_seq_len, small enough to bound a bad file's cost
 
@@ -125,7 +127,7 @@ def _tsv_rows(path: Path):
                     "2 or 3 tab-separated columns"
                 raise DataError(
                     f"{path}, line {lineno}: expected {expected} ({TSV_SHAPES}), found {len(row)}. "
-                    "Fix that line; a text must not contain a tab."
+                    "Fix that line; a text must not contain a tab." + (SLU_TASK_HINT if len(row) == 4 else "")
                 )
             columns = len(row)
             yield (lineno, row[0], row[1], None) if columns == 2 else (lineno, row[0], row[2], row[1])
@@ -165,10 +167,10 @@ def _jsonl_rows(path: Path):
             pair = next((keys for keys in PAIR_KEYS if isinstance(obj, dict) and keys[0] in obj), None)
             needed = ((*pair, "label") if pair else ("text", "label"))
             if not isinstance(obj, dict) or any(key not in obj for key in needed):
-                token_file = isinstance(obj, dict) and "tokens" in obj
+                hint = ("" if not isinstance(obj, dict) else SLU_TASK_HINT if "intent" in obj else
+                        TOKEN_TASK_HINT if "tokens" in obj else "")
                 raise DataError(f"{path}, line {lineno}: expected an object with keys "
-                                f"{', '.join(repr(k) for k in needed)}. Each line must look like {shape}."
-                                + (TOKEN_TASK_HINT if token_file else ""))
+                                f"{', '.join(repr(k) for k in needed)}. Each line must look like {shape}." + hint)
             if pair:
                 yield lineno, obj[pair[0]], obj["label"], obj[pair[1]]
             else:

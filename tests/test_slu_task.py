@@ -58,7 +58,8 @@ def test_jsonl_takes_tokens_and_labels_or_text_and_character_spans(tmp_path):
     ({"text": "去北京", "intent": "t", "slots": [{"slot": "city", "start": 1, "end": 9}]}, "offsets 1-9 outside"),
     ({"text": "去北京", "intent": "t", "slots": [{"slot": "a", "start": 0, "end": 2},
                                               {"slot": "b", "start": 1, "end": 3}]}, "overlaps another slot"),
-    ({"tokens": ["去"], "labels": ["O"]}, "non-empty string 'intent'"),
+    ({"tokens": ["去"], "labels": ["O"]}, "non-empty string 'intent'; tokens and labels without an intent are task "
+                                          "token_cls"),
     ({"text": "好", "label": "positive"}, r"intent.*A \{\"text\", \"label\"\} row is task seq_cls"),
 ])
 def test_a_bad_jsonl_row_is_named_with_what_is_wrong(tmp_path, row, message):
@@ -89,6 +90,18 @@ def test_a_file_of_another_task_names_the_task_to_use(tmp_path):
     conll.write_text("江 B-PER\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"task slu reads .* not '\.conll'\. A CoNLL file .* is task token_cls"):
         get_task("slu").load_splits(DataConfig(source=str(conll)))
+    nlpcc_line = "_\t去北京\ttravel\t去<city>北京</city>\n"
+    for task, suffix, message in (("seq_cls", ".tsv", "found 4. .* are read by task slu"),
+                                  ("token_cls", ".txt", "has 4 fields .* are task slu")):
+        path = tmp_path / f"nlpcc{suffix}"
+        path.write_text(nlpcc_line, encoding="utf-8")
+        with pytest.raises(DataError, match=f"line 1: .*{message}"):
+            get_task(task).load_splits(DataConfig(source=str(path)))
+    jsonl = tmp_path / "slu.jsonl"
+    jsonl.write_text(json.dumps({"tokens": ["去"], "labels": ["O"], "intent": "t"}) + "\n", encoding="utf-8")
+    for task in ("seq_cls", "token_cls"):
+        with pytest.raises(DataError, match="line 1: .*task slu"):
+            get_task(task).load_splits(DataConfig(source=str(jsonl)))
 
 
 def _vocab(tmp_path):

@@ -139,7 +139,9 @@ def _slot_tags(obj: dict) -> tuple:
 
 def _jsonl_sentence(obj) -> IntentSentence:
     if not isinstance(obj, dict) or not isinstance(obj.get("intent"), str) or not obj.get("intent", "").strip():
-        raise ValueError("expected an object with a non-empty string 'intent'")
+        hint = "; tokens and labels without an intent are task token_cls (set task: token_cls)" if isinstance(
+            obj, dict) and "tokens" in obj and "intent" not in obj else ""
+        raise ValueError(f"expected an object with a non-empty string 'intent'{hint}")
     if "tokens" in obj:
         tokens, labels = obj.get("tokens"), obj.get("labels")
         if not (isinstance(tokens, list) and isinstance(labels, list) and all(isinstance(x, str) for x in tokens + labels)):

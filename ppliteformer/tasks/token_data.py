@@ -172,7 +172,8 @@ def read_conll(path) -> list:
             chars, tags = [], []
             continue
         if len(fields) != 2:
-            problem = "has a token but no tag" if len(fields) == 1 else f"has {len(fields)} fields"
+            problem = "has a token but no tag" if len(fields) == 1 else f"has {len(fields)} fields" + (
+                " (NLPCC2018's four tab-separated fields are task slu: set task: slu)" if len(fields) == 4 else "")
             raise DataError(f"{path}, line {lineno}: {problem}; each line must be one token and its tag, "
                             "separated by a space or tab, with a blank line between sentences. Fix that line "
                             "(keep only the token and tag columns of a multi-column file).")
@@ -206,6 +207,8 @@ def _jsonl_problem(obj) -> str | None:
     """What is wrong with one parsed JSONL line, or None."""
     if not isinstance(obj, dict) or "tokens" not in obj or "labels" not in obj:
         return "expected an object with keys 'tokens' and 'labels'"
+    if "intent" in obj:
+        return "it has an 'intent': utterances with an intent and slots are task slu (set task: slu)"
     for key in ("tokens", "labels"):
         if not isinstance(obj[key], list) or not all(isinstance(item, str) for item in obj[key]):
             return f"'{key}' must be a list of strings"
