@@ -194,3 +194,32 @@ def test_the_bundle_prints_the_intent_and_each_slot_with_offsets(slu_run):
     assert check.returncode == 0 and json.loads(check.stdout)["passed"], check.stdout + check.stderr
     samples = json.loads((bundle / "selfcheck.json").read_text(encoding="utf-8"))["samples"]
     assert samples[0]["label"].split(" ")[0] in meta["intents"] and set(samples[0]["logits"]) == {"intent", "slots"}
+
+
+@pytest.mark.tiny
+@pytest.mark.parametrize("name, config_class", [("bert-base-chinese", "BertConfig"),
+                                                ("hfl/roberta-wwm-ext", "RobertaConfig")])
+def test_a_bert_or_roberta_folder_gets_an_intent_head_and_runs_distill(name, config_class, tmp_path_factory,
+                                                                       slu_jsonl):
+    """A user's saved BERT / RoBERTa classifier as the teacher: fine-tuned with both heads (RoBERTa's token
+    classifier has no pooler: its intent head reads the [CLS] state), distilled, both outputs on Lite x86."""
+    from ppliteformer.tasks.slu_data import read_slu_jsonl
+
+    from .conftest import run_written_strategy
+    from .test_families import save_family_model
+
+    folder = tmp_path_factory.mktemp("family") / "teacher"
+    texts = [" ".join(s.chars) for s in read_slu_jsonl(slu_jsonl)]
+    save_family_model(name, config_class, config_class.replace("Config", "ForSequenceClassification"), folder, texts)
+    strategy = (f"name: family_slu\ntask: slu\ndata: {{source: {slu_jsonl}, max_seq_len: 48, seed: 7}}\n"
+                f"teacher: {{source: {folder}, epochs: 3, batch_size: 16, learning_rate: 5.0e-3}}\n"
+                "bench: {seq_len: 48, repeats: 3, warmup: 1}\narm: {enabled: false}\nchain: [distill]\n"
+                "distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 1, batch_size: 16}\n")
+    workdir, report = run_written_strategy(tmp_path_factory, "family_slu", strategy)
+    teacher, distill = report.artifacts
+    assert teacher.task_metrics["intent_accuracy"] > 0.5 and distill.task_metrics["intent_accuracy"] > 0.5
+    for art in (teacher, distill):  # both outputs, Lite x86 against Paddle Inference
+        assert art.accuracy_x86_lite == pytest.approx(art.accuracy, abs=1e-9)
+        assert art.max_abs_logit_diff_lite_vs_inference < 1e-4 and art.label_agreement_lite_vs_inference == 1.0
+    config = json.loads((workdir / "teacher" / "config.json").read_text(encoding="utf-8"))
+    assert config["num_intents"] == len(json.loads((workdir / "data" / "splits.json").read_text())["intents"])

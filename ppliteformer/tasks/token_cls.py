@@ -25,7 +25,7 @@ import numpy as np
 from . import Task
 from ..errors import DataError
 from .token_data import (TaggedSentence, cut_sentences, detect_scheme, peoples_daily_path, read_conll, read_peoples_daily,
-                         read_token_jsonl, span_scores, split_sentences, validate_tags)
+                         read_token_jsonl, span_scores, split_tagged)
 
 IGNORE = -100  # the label id the loss and the metric skip
 OUTSIDE = "O"
@@ -88,7 +88,8 @@ def _refuse_text_label_jsonl(path: Path) -> None:
                         "(set task: seq_cls). Task token_cls reads " + FORMATS + ".")
 
 
-def _label_order(sentences: list) -> tuple:
+def tag_order(sentences: list) -> tuple:
+    """The tags of ``sentences``, "O" first, then by entity type (B- before I-): the head's class order."""
     tags = {t for s in sentences for t in s.tags}
     return (OUTSIDE, *sorted(tags - {OUTSIDE}, key=lambda t: (t[2:], t)))
 
@@ -102,16 +103,12 @@ class TokenClassification(Task):
     bundles = True
 
     def load_splits(self, data_cfg) -> TokenSplits:
-        sentences = _sentences(data_cfg.source)
-        scheme = detect_scheme({t for s in sentences for t in s.tags})
-        tag_counts = validate_tags(sentences, scheme, str(data_cfg.source))
-        train, dev, test, stats = split_sentences(sentences, data_cfg.seed, dev_fraction=data_cfg.split[1],
-                                                  test_fraction=data_cfg.split[2])
-        labels = _label_order(train + dev + test)
+        train, dev, test, stats, scheme = split_tagged(_sentences(data_cfg.source), data_cfg)
+        labels = tag_order(train + dev + test)
         if len(labels) < 2:
             raise DataError(f"{data_cfg.source}: every token is tagged O; a token classifier needs entity tags "
                             f"({FORMATS}).")
-        return TokenSplits(train, dev, test, labels, {**stats, **tag_counts, "scheme": scheme}, scheme)
+        return TokenSplits(train, dev, test, labels, stats, scheme)
 
     def splits_from_json(self, obj: dict) -> TokenSplits:
         return TokenSplits.from_json(obj)

@@ -68,6 +68,11 @@ def _lines(path: Path):
                         "Re-save the file as UTF-8.") from None
 
 
+def nonblank_lines(path: Path):
+    """(line number, line) of the lines of a UTF-8 text file that hold more than white space (``_lines``)."""
+    return ((lineno, line) for lineno, line in _lines(path) if line.strip())
+
+
 def _require_sentences(sentences: list, path: Path, what: str) -> list:
     if not sentences:
         raise DataError(f"{path}: no sentences found (the file is empty, or holds only blank lines). "
@@ -188,9 +193,7 @@ def read_token_jsonl(path) -> list:
     """A JSONL file: one object per line with a list of string tokens and a list of as many string labels."""
     path = Path(path)
     sentences = []
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in nonblank_lines(path):
         try:
             obj = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
@@ -286,6 +289,16 @@ def cut_sentences(sentences, marks: str = "。！？") -> list:
 
 
 # --- splitting ---------------------------------------------------------------------------------------
+
+def split_tagged(sentences, data_cfg) -> tuple:
+    """(train, dev, test, stats, scheme): the tag scheme detected and every tag checked (``validate_tags``),
+    then ``split_sentences`` with the data config's seed and fractions."""
+    scheme = detect_scheme({t for s in sentences for t in s.tags})
+    tag_counts = validate_tags(sentences, scheme, str(data_cfg.source))
+    train, dev, test, stats = split_sentences(sentences, data_cfg.seed, dev_fraction=data_cfg.split[1],
+                                              test_fraction=data_cfg.split[2])
+    return train, dev, test, {**stats, **tag_counts, "scheme": scheme}, scheme
+
 
 def split_sentences(sentences, seed: int, dev_fraction: float = 0.1, test_fraction: float = 0.1) -> tuple:
     """(train, dev, test, stats): deduplicated, then shuffled with ``random.Random(seed)`` and cut.
