@@ -16,10 +16,10 @@ from pathlib import Path
 
 from ppliteformer.arm.emulator import ArmEmulator
 from ppliteformer.arm.toolchain import ensure_toolchain
-from ppliteformer.bench import synthetic_inputs
+from ppliteformer.bench.latency import synthetic_inputs
 from ppliteformer.layout import NB_FILE
 from ppliteformer.device.model_files import VOCAB_FILE
-from ppliteformer.workflow import artifact_stage_name
+from ppliteformer.pipeline.workflow import artifact_stage_name
 
 
 def main() -> None:

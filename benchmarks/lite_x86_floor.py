@@ -22,14 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ppliteformer.bench import synthetic_inputs  # noqa: E402
-from ppliteformer.cpu_fp32_peak import cpu_peak  # noqa: E402
-from ppliteformer.engines import run_engine  # noqa: E402
-from ppliteformer.flops import encoder_flops  # noqa: E402
-from ppliteformer.lite_convert import convert_model  # noqa: E402
+from ppliteformer.bench.latency import synthetic_inputs  # noqa: E402
+from ppliteformer.bench.cpu_fp32_peak import cpu_peak  # noqa: E402
+from ppliteformer.bench.side_by_side import run_engine  # noqa: E402
+from ppliteformer.models.flops import encoder_flops  # noqa: E402
+from ppliteformer.runtimes.lite_convert import convert_model  # noqa: E402
 from ppliteformer.device.lite_runtime import mkl_avx2_env
 from ppliteformer.device.model_files import META_FILE  # noqa: E402
-from ppliteformer.x86_rewrites import save_rewritten_copy  # noqa: E402
+from ppliteformer.runtimes.x86_rewrites import save_rewritten_copy  # noqa: E402
 
 UNARY = {"layer_norm": ("X", "Y"), "gelu": ("X", "Out"), "softmax": ("X", "Out"), "tanh": ("X", "Out")}
 

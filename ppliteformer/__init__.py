@@ -12,15 +12,16 @@ The public API, imported lazily so that ``import ppliteformer`` stays light:
     bench_lite(nb_path, BenchConfig) -> latency dict
     make_bundle(workdir, artifact=None, out_dir=None) -> [bundle folders]
     render_report(workdir, device_results=()) -> (report.html, report.md)
-    bench_side_by_side(...) -> Lite / Paddle Inference / ONNX Runtime figures (see engines.py)
+    bench_side_by_side(...) -> Lite / Paddle Inference / ONNX Runtime figures (see bench/side_by_side.py)
 """
 import importlib
 
 _API = {
-    "run_strategy": "workflow", "load_strategy": "config", "prepare_data": "stages.data",
-    "train_teacher": "stages.teacher", "export_model": "export_program", "convert_model": "lite_convert",
-    "evaluate_models": "stages.evaluate", "bench_lite": "stages.bench", "make_bundle": "bundle",
-    "render_report": "report_render", "bench_side_by_side": "engines",
+    "run_strategy": "pipeline.workflow", "load_strategy": "config.strategy", "prepare_data": "pipeline.stages.data",
+    "train_teacher": "pipeline.stages.teacher", "export_model": "models.export_program",
+    "convert_model": "runtimes.lite_convert", "evaluate_models": "pipeline.stages.evaluate",
+    "bench_lite": "pipeline.stages.bench", "make_bundle": "pipeline.bundle", "render_report": "report.render",
+    "bench_side_by_side": "bench.side_by_side",
 }
 __all__ = sorted(_API)
 

@@ -24,9 +24,9 @@ def _import_paddle_quietly():
 
 
 def _cmd_run(args):
-    from .config import load_strategy
-    from .preflight import check_strategy_inputs
-    from .workflow import run_strategy, stage_names  # light: paddle is imported by the stages
+    from .config.strategy import load_strategy
+    from .pipeline.preflight import check_strategy_inputs
+    from .pipeline.workflow import run_strategy, stage_names  # light: paddle is imported by the stages
 
     strategy = load_strategy(args.strategy, args.workdir)  # before paddle's slow import: fail fast
     if strategy.act_translation:
@@ -42,7 +42,7 @@ def _cmd_run(args):
 
 
 def _cmd_convert(args):
-    from .lite_convert import REWRITES_FILE, convert_model
+    from .runtimes.lite_convert import REWRITES_FILE, convert_model
 
     for target in args.target:
         nb = convert_model(args.model, os.path.join(args.out, target), target)
@@ -52,7 +52,7 @@ def _cmd_convert(args):
 
 
 def _bench_engines(value: str) -> list:
-    from .engines import ENGINES
+    from .bench.side_by_side import ENGINES
 
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in ENGINES]
@@ -76,7 +76,7 @@ def _write_json_atomically(path: str, data: dict, force: bool) -> None:
 def _cmd_bench(args):
     import json
 
-    from .engines import bench_side_by_side, format_table
+    from .bench.side_by_side import bench_side_by_side, format_table
     from .errors import ConfigError
 
     if args.out:  # check before minutes of benchmarking
@@ -100,7 +100,7 @@ def _cmd_bench(args):
 
 def _cmd_bundle(args):
     from .arm.toolchain import optional_toolchain
-    from .bundle import make_bundle
+    from .pipeline.bundle import make_bundle
 
     _import_paddle_quietly()
     arm = optional_toolchain(without_it="the arm bundle's self-check is made without ARM kernels and it gets no lib/.")
@@ -117,7 +117,7 @@ def _cmd_arm_setup(args):
 
 
 def _cmd_report(args):
-    from .report_render import render_report
+    from .report.render import render_report
 
     for path in render_report(args.workdir, args.device_results):
         print(path)

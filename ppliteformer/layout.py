@@ -12,8 +12,9 @@
         bundle/<artifact>-<target>/
     every stage folder also holds stage_config.json (the config it ran with).
 
-Standard library only (plus the step registry, itself light): the report renderer and the CLI
-read it without importing Paddle.
+Standard library only (and the device's file names): the report renderer and the CLI read it
+without importing Paddle. Where an artifact's inference model lives depends on its step
+(``steps.model_stage_name``).
 """
 from __future__ import annotations
 
@@ -48,24 +49,10 @@ def artifact_stage_name(artifact: str, kind: str) -> str:
     return kind if artifact == TEACHER else f"{artifact}_{kind}"
 
 
-def model_stage_name(artifact: str) -> str:
-    """The stage whose folder holds an artifact's inference model: a step that makes an int8
-    program writes it itself, every other artifact has an export stage."""
-    from .steps import INT8_PROGRAM, get_step
-
-    if artifact != TEACHER and get_step(artifact).output == INT8_PROGRAM:
-        return artifact
-    return artifact_stage_name(artifact, "export")
-
-
 def convert_folder(workdir, artifact: str) -> Path:
     """The folder with ``<target>/model.nb`` of an artifact."""
     return Path(workdir) / artifact_stage_name(artifact, "convert")
 
-
-def model_folder(workdir, artifact: str) -> Path:
-    """The inference model folder of an artifact."""
-    return Path(workdir) / model_stage_name(artifact)
 
 PRETRAIN = "pretrain"                    # the pretrain stage's folder: vocab.txt, the encoder's weights
 ENCODER_FILE = "encoder.pdparams"

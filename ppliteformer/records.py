@@ -96,7 +96,7 @@ class ArtifactRecord(_FlatRecord):
     arm_instructions_over_teacher: Optional[float] = None
     accuracy_change_vs_teacher: Optional[float] = None
     arm_instructions_over_source: Optional[float] = None
-    control: Optional[str] = None               # what this artifact is measured against (see report.py)
+    control: Optional[str] = None               # what this artifact is measured against (see report/build.py)
     control_accuracy: Optional[float] = None    # the control's test accuracy
     gain_over_control: Optional[float] = None   # accuracy - control_accuracy
 

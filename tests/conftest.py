@@ -24,7 +24,7 @@ bench: {{seq_len: 48, repeats: 5, warmup: 1}}
 
 def write_corpus_sample(path: Path, per_label: int = 200) -> Path:
     """A TSV of the first ``per_label`` reviews of each label from the built-in corpus."""
-    from ppliteformer.data import load_builtin
+    from ppliteformer.tasks.seq_data import load_builtin
 
     counts = {}
     with open(path, "w", encoding="utf-8") as f:
@@ -51,7 +51,7 @@ def tiny_strategy_file(tmp_path_factory, corpus_tsv) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_strategy_file):
     """(workdir, report) of one full run of the tiny strategy, shared by the stage tests."""
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     workdir = tmp_path_factory.mktemp("work")
     report = run_strategy(tiny_strategy_file, workdir=workdir)
@@ -67,7 +67,7 @@ qat: {epochs: 1}
 
 def write_pair_tsv(path, reviews_tsv, seed: int = 5):
     """Sentence pairs (review halves: same review or not) made from the sample reviews, as a user's pair TSV."""
-    from ppliteformer.data import continuation_pairs, load_file
+    from ppliteformer.tasks.seq_data import continuation_pairs, load_file
 
     with open(path, "w", encoding="utf-8") as f:
         f.write("text_a\ttext_b\tlabel\n")
@@ -138,7 +138,7 @@ def slu_run(tmp_path_factory, slu_jsonl):
 
 def run_written_strategy(tmp_path_factory, name: str, text: str) -> tuple:
     """(workdir, report) of the strategy ``text``, written to a fresh temporary folder and run there."""
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     folder = tmp_path_factory.mktemp(name)
     strategy = folder / f"{name}.yaml"

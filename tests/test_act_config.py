@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from ppliteformer.config import load_strategy
+from ppliteformer.config.strategy import load_strategy
 from ppliteformer.errors import ConfigError
 
 from .conftest import REPO
@@ -236,7 +236,7 @@ def test_each_act_example_runs_through_the_console_script(example, tiny_run, cor
 @pytest.mark.tiny
 def test_origin_metric_far_from_the_teacher_stops_before_compressing(tiny_run, corpus_tsv, tmp_path):
     from ppliteformer.errors import StageError
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     model_dir = _as_user_export(tiny_run, tmp_path / "user_model")
     config = tmp_path / "act.yaml"

@@ -30,8 +30,8 @@ def test_a_missing_lite_build_is_named_with_the_fix(monkeypatch, tmp_path):
 
 
 def test_a_run_goes_on_without_arm_unless_required(monkeypatch, tmp_path, caplog, corpus_tsv):
-    from ppliteformer.config import load_strategy
-    from ppliteformer.workflow import arm_toolchain, stage_names
+    from ppliteformer.config.strategy import load_strategy
+    from ppliteformer.pipeline.workflow import arm_toolchain, stage_names
 
     monkeypatch.setenv(LITE_ENV, str(tmp_path / "nowhere"))
     path = tmp_path / "s.yaml"
@@ -60,7 +60,7 @@ def test_every_text_of_the_final_artifact_ran_on_arm_kernels_and_matches(tiny_ru
 @needs_arm
 def test_instruction_counts_are_deterministic(tiny_run):
     from ppliteformer.arm.emulator import ArmEmulator
-    from ppliteformer.bench import synthetic_inputs
+    from ppliteformer.bench.latency import synthetic_inputs
 
     workdir, report = tiny_run
     emulator = ArmEmulator(ensure_toolchain())
@@ -82,8 +82,8 @@ def test_an_x86_nb_on_arm_kernels_is_a_clear_error(tiny_run):
 @needs_arm
 def test_non_final_artifacts_run_at_least_min_texts_within_the_budget(tiny_run):
     from ppliteformer.arm.emulator import ArmEmulator, ArmKernelsModel
-    from ppliteformer.config import ArmConfig
-    from ppliteformer.stages.arm_evaluate import _outputs_within_budget
+    from ppliteformer.config.strategy import ArmConfig
+    from ppliteformer.pipeline.stages.arm_evaluate import _outputs_within_budget
 
     workdir, _ = tiny_run
     ids = [[1, 5 + i, 2] for i in range(20)]
@@ -93,8 +93,8 @@ def test_non_final_artifacts_run_at_least_min_texts_within_the_budget(tiny_run):
 
 
 def test_a_failed_arm_parity_check_fails_the_stage():
-    from ppliteformer.config import Strategy
-    from ppliteformer.stages.arm_evaluate import _check
+    from ppliteformer.config.strategy import Strategy
+    from ppliteformer.pipeline.stages.arm_evaluate import _check
 
     strategy = Strategy(name="t", workdir="w")
     fine = {"texts": 64, "max_abs_logit_diff": 1e-6, "label_agreement": 1.0}
@@ -121,7 +121,8 @@ def test_arm_bundle_ships_the_libraries_and_a_self_check_made_on_arm_kernels(tin
 def test_int8_embedding_dequantizes_the_looked_up_rows_within_half_a_step():
     import paddle
 
-    from ppliteformer.int8_embedding import Int8Embedding, dequantize_table
+    from ppliteformer.models.int8_embedding import Int8Embedding
+    from ppliteformer.runtimes.int8_table import dequantize_table
 
     paddle.seed(3)
     for dim in (8, 10):  # a multiple of four, and one whose codes are padded
@@ -148,7 +149,7 @@ def _artifact(name, int8, instructions, identity="a55"):
 
 @pytest.mark.parametrize("qat_instructions, final", [(4.8e6, "qat"), (5.9e6, "embedding_int8")])
 def test_the_final_artifact_follows_the_arm_instruction_count(qat_instructions, final):
-    from ppliteformer.report import _final_choice
+    from ppliteformer.report.build import _final_choice
 
     artifacts = [_artifact("teacher", False, 1.2e8), _artifact("embedding_int8", False, 5.9e6),
                  _artifact("qat", True, qat_instructions)]
@@ -159,7 +160,7 @@ def test_the_final_artifact_follows_the_arm_instruction_count(qat_instructions, 
 
 
 def test_without_arm_counts_the_last_step_is_final():
-    from ppliteformer.report import _final_choice
+    from ppliteformer.report.build import _final_choice
 
     artifacts = [_artifact("teacher", False, None), _artifact("qat", True, None)]
     assert _final_choice(artifacts)[0] == "qat"

@@ -13,12 +13,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ppliteformer.bench import synthetic_inputs
-from ppliteformer.cpu_fp32_peak import cpu_peak, flops_per_cycle
-from ppliteformer.engines import ENGINES, LOGITS_TOLERANCE, run_engine
+from ppliteformer.bench.latency import synthetic_inputs
+from ppliteformer.bench.cpu_fp32_peak import cpu_peak, flops_per_cycle
+from ppliteformer.bench.side_by_side import ENGINES, LOGITS_TOLERANCE, run_engine
 from ppliteformer.errors import ModelFileError, StageError
 from ppliteformer.device.lite_runtime import cpu_vendor
-from ppliteformer.flops import encoder_flops, matmul_op_flops, program_matmul_flops
+from ppliteformer.models.flops import encoder_flops, matmul_op_flops, program_matmul_flops
 
 pytestmark = pytest.mark.tiny
 
@@ -37,10 +37,10 @@ def tiny_export(tmp_path_factory):
     import paddle
     from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification
 
-    from ppliteformer.quantization import input_specs
+    from ppliteformer.compression.quantization import input_specs
     from ppliteformer.device.lite_runtime import INPUT_NAMES
     from ppliteformer.device.model_files import META_FILE
-    from ppliteformer.structure import apply_widths, describe
+    from ppliteformer.models.structure import apply_widths, describe
 
     out = tmp_path_factory.mktemp("export")
     paddle.seed(3)
@@ -61,7 +61,7 @@ def tiny_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def arm_nb(tiny_export, tmp_path_factory):
-    from ppliteformer.lite_convert import convert_model
+    from ppliteformer.runtimes.lite_convert import convert_model
 
     return convert_model(tiny_export, tmp_path_factory.mktemp("arm"), "arm")
 
@@ -171,8 +171,8 @@ def test_the_peak_is_measured_only_with_peak(cli_run, tiny_export):
 
 
 def test_the_engine_registry_is_what_the_cli_and_the_child_accept():
-    from ppliteformer.bench_engines import ENGINES as REGISTRY
-    from ppliteformer.bench_child import main as child_main
+    from ppliteformer.bench.engines import ENGINES as REGISTRY
+    from ppliteformer.bench.child import main as child_main
 
     assert ENGINES == tuple(REGISTRY) == ("paddle_lite", "paddle_inference", "onnxruntime")
     assert [e for e in REGISTRY.values() if not e.needs_inference_model] == [REGISTRY["paddle_lite"]]
@@ -182,7 +182,7 @@ def test_the_engine_registry_is_what_the_cli_and_the_child_accept():
 
 
 def test_one_helper_runs_a_child_and_reads_its_json():
-    from ppliteformer.child_process import run_json_child
+    from ppliteformer.bench.child_process import run_json_child
     from ppliteformer.errors import StageError
 
     ok = [sys.executable, "-c", "print('noise'); print('{\"x\": 1}')"]
@@ -228,7 +228,7 @@ def test_out_is_not_overwritten_without_force(cli_run, tiny_export):
 
 
 def test_a_nb_runs_on_lite_only(tiny_export, tmp_path):
-    from ppliteformer.lite_convert import convert_model
+    from ppliteformer.runtimes.lite_convert import convert_model
 
     nb = convert_model(tiny_export, tmp_path / "x86", "x86")
     proc = ppliteformer("bench", "--model", nb, "--seq-len", SEQ, "--warmup", 0, "--repeats", 2)
@@ -250,9 +250,9 @@ def _nb_op_types(nb) -> Counter:
 
 def test_x86_rewrites_keep_logits_fuse_linears_to_fc_and_turn_one_head_transposes_into_reshapes(tiny_export,
                                                                                                  tmp_path):
-    from ppliteformer.lite_convert import REWRITES_FILE, convert_model
-    from ppliteformer.export_program import program_op_types
-    from ppliteformer.x86_rewrites import rewrite_for_x86
+    from ppliteformer.runtimes.lite_convert import REWRITES_FILE, convert_model
+    from ppliteformer.models.export_program import program_op_types
+    from ppliteformer.runtimes.x86_rewrites import rewrite_for_x86
 
     copy = tmp_path / "rewritten"
     # 14 Linears: per layer q, k, v, out, FFN x2; pooler, classifier. Layer 0 has one head: its
@@ -288,7 +288,7 @@ def test_x86_rewrites_keep_logits_fuse_linears_to_fc_and_turn_one_head_transpose
     ([4, 1, 8], [2, 1, 0], None),                      # 4 and 8 swap
 ])
 def test_which_transposes_are_reshapes(in_shape, perm, shape):
-    from ppliteformer.x86_rewrites import _reshape_shape
+    from ppliteformer.runtimes.x86_rewrites import _reshape_shape
 
     assert _reshape_shape(in_shape, perm) == shape
 
@@ -333,14 +333,14 @@ def test_unknown_engine_is_an_argument_error(tiny_export):
 
 
 def test_resolving_a_bad_model_raises_model_file_error(tmp_path):
-    from ppliteformer.engines import bench_side_by_side
+    from ppliteformer.bench.side_by_side import bench_side_by_side
 
     with pytest.raises(ModelFileError, match="is not a model folder"):
         bench_side_by_side(_not_a_model(tmp_path))
 
 
 def test_work_dir_keeps_the_onnx_and_reuses_it_for_the_same_model(tiny_export, tmp_path):
-    from ppliteformer.engines import bench_side_by_side
+    from ppliteformer.bench.side_by_side import bench_side_by_side
 
     logs = []
     for _ in range(2):

@@ -35,8 +35,8 @@ def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run, slu_run):
     """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, and the final arm
     bundles of the sentence-pair run ("pair"), the named-entity run ("ner") and the intent + slots run ("slu")."""
     from ppliteformer.arm.toolchain import ensure_toolchain
-    from ppliteformer.bundle import make_bundle
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.bundle import make_bundle
+    from ppliteformer.pipeline.workflow import run_strategy
 
     strategy = tmp_path_factory.mktemp("strategy") / "qat.yaml"
     strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "chain: [qat]\nqat: {epochs: 1}\n", encoding="utf-8")

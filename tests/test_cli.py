@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ppliteformer.errors import StageError
-from ppliteformer.lite_convert import convert_model
+from ppliteformer.runtimes.lite_convert import convert_model
 
 from .conftest import REPO
 

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from ppliteformer.runtimes import DygraphModel, PaddleInferenceModel, logits_over
-from ppliteformer.lite_convert import REWRITES_FILE
-from ppliteformer.export_program import program_op_types
+from ppliteformer.runtimes.host import DygraphModel, PaddleInferenceModel, logits_over
+from ppliteformer.runtimes.lite_convert import REWRITES_FILE
+from ppliteformer.models.export_program import program_op_types
 from ppliteformer.layout import STRUCTURE_FILE
-from ppliteformer.structure import load_checkpoint
+from ppliteformer.models.structure import load_checkpoint
 
 from .conftest import TINY_STRATEGY, run_written_strategy
 from .test_arm import MISSING, needs_arm
@@ -44,8 +44,8 @@ def test_report_lists_every_artifact_with_final_and_final_fp32(chain_run):
 
 
 def test_each_step_reports_its_gain_over_a_control(chain_run):
-    from ppliteformer.report import LABELS_ONLY_CONTROL
-    from ppliteformer.structure import layer_widths
+    from ppliteformer.report.build import LABELS_ONLY_CONTROL
+    from ppliteformer.models.structure import layer_widths
 
     workdir, report = chain_run
     arts = {a.name: a for a in report.artifacts}
@@ -82,15 +82,15 @@ def test_pruned_model_has_fewer_heads_and_a_narrower_ffn(chain_run):
 
 
 def _test_ids(workdir, export_dir):
-    from ppliteformer.modeling import load_tokenizer
-    from ppliteformer.data import read_splits
-    from ppliteformer.training import encode_texts
+    from ppliteformer.models.modeling import load_tokenizer
+    from ppliteformer.tasks.seq_data import read_splits
+    from ppliteformer.models.training import encode_texts
 
     return encode_texts(load_tokenizer(str(export_dir)), [e.text for e in read_splits(workdir / "data").test], 48)
 
 
 def test_trimming_keeps_predictions_identical_and_shrinks_the_nb(chain_run):
-    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.models.modeling import load_tokenizer
 
     workdir, report = chain_run
     step = report.steps["trim_vocab"].details
@@ -157,7 +157,7 @@ def test_qat_program_has_quant_ops_and_a_smaller_nb_than_float(chain_run):
 def test_ptq_calibrates_and_writes_an_int8_program(tmp_path, corpus_tsv, tiny_run):
     import shutil
 
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     teacher_workdir, _ = tiny_run
     workdir = tmp_path / "work"
@@ -182,8 +182,8 @@ def test_trimming_a_large_vocabulary_keeps_predictions(tmp_path):
     import paddle
     from paddlenlp.transformers import ErnieConfig, ErnieForSequenceClassification, ErnieTokenizer
 
-    from ppliteformer.training import encode_texts
-    from ppliteformer.vocab_trim import tokens_to_keep, trim_vocabulary
+    from ppliteformer.models.training import encode_texts
+    from ppliteformer.compression.vocab_trim import tokens_to_keep, trim_vocabulary
 
     words = [f"w{i}" for i in range(30000 - 5)]
     vocab_file = tmp_path / "vocab.txt"
@@ -220,7 +220,7 @@ def test_bundle_self_check_passes_on_x86_and_catches_a_wrong_logit(chain_run, tm
     import subprocess
     import sys
 
-    from ppliteformer.bundle import make_bundle
+    from ppliteformer.pipeline.bundle import make_bundle
 
     workdir, _ = chain_run
     folders = make_bundle(workdir, "distill", tmp_path)

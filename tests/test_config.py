@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ppliteformer.config import Strategy, load_strategy
+from ppliteformer.config.strategy import Strategy, load_strategy
 from ppliteformer.errors import ConfigError
 
 from .conftest import REPO
@@ -14,8 +14,8 @@ STRATEGIES = sorted((REPO / "strategies").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.name)
 def test_every_shipped_strategy_loads(path):
-    from ppliteformer.preflight import check_strategy_inputs
-    from ppliteformer.workflow import stage_names
+    from ppliteformer.pipeline.preflight import check_strategy_inputs
+    from ppliteformer.pipeline.workflow import stage_names
 
     strategy = load_strategy(path)
     assert isinstance(strategy, Strategy)

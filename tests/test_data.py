@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ppliteformer.data import load_file, load_splits, split_dataset, Example
+from ppliteformer.tasks.seq_data import load_file, load_splits, split_dataset, Example
 from ppliteformer.errors import DataError
 
 pytestmark = pytest.mark.unit

@@ -42,7 +42,7 @@ def save_family_model(name: str, config_class: str, model_class: str, folder, te
     import paddle
     import paddlenlp.transformers as transformers
 
-    from ppliteformer.modeling import build_vocab, write_vocab
+    from ppliteformer.models.modeling import build_vocab, write_vocab
 
     paddle.seed(0)
 
@@ -63,10 +63,10 @@ def save_family_model(name: str, config_class: str, model_class: str, folder, te
 @pytest.mark.tiny
 @pytest.mark.parametrize("name, config_class, model_class", FAMILIES, ids=[f[0] for f in FAMILIES])
 def test_the_whole_chain_runs_on_each_family(name, config_class, model_class, tmp_path, corpus_tsv):
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
     from ppliteformer.layout import NB_FILE
-    from ppliteformer.structure import load_checkpoint
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.models.structure import load_checkpoint
+    from ppliteformer.pipeline.workflow import run_strategy
 
     folder = tmp_path / name.replace("/", "_")
     shipped = save_family_model(name, config_class, model_class, folder, [e.text for e in load_file(corpus_tsv)])
@@ -97,7 +97,7 @@ def test_the_whole_chain_runs_on_each_family(name, config_class, model_class, tm
 @pytest.mark.tiny
 def test_a_family_the_steps_cannot_reshape_is_refused_before_training():
     from ppliteformer.errors import ConfigError
-    from ppliteformer.families import family_of
+    from ppliteformer.models.families import family_of
 
     class GPTLike:  # no base model prefix the steps know
         base_model_prefix = "gpt"
@@ -135,7 +135,7 @@ def test_each_family_through_the_whole_chain_on_a_small_dataset(name, config_cla
     import sys
     from pathlib import Path
 
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
 
     from .conftest import write_corpus_sample
 

@@ -29,7 +29,7 @@ def export_as_paddlenlp_does(model, folder, vocab_file):
 def test_each_family_is_rebuilt_with_the_programs_logits(name, config_class, model_class, tmp_path):
     import paddlenlp.transformers as transformers
 
-    from ppliteformer.inference_import import LOGITS_ATOL, rebuild_from_inference_model
+    from ppliteformer.models.inference_import import LOGITS_ATOL, rebuild_from_inference_model
 
     save_family_model(name, config_class, model_class, tmp_path / "saved", TEXTS)
     original = getattr(transformers, model_class).from_pretrained(str(tmp_path / "saved"))
@@ -46,7 +46,7 @@ def test_each_family_is_rebuilt_with_the_programs_logits(name, config_class, mod
 def test_a_program_that_is_not_a_classifier_is_refused(tmp_path):
     import paddle
 
-    from ppliteformer.inference_import import rebuild_from_inference_model
+    from ppliteformer.models.inference_import import rebuild_from_inference_model
 
     layer = paddle.nn.Sequential(paddle.nn.Embedding(10, 4), paddle.nn.Linear(4, 2))
     spec = [paddle.static.InputSpec([None, None], "int64", "input_ids")]
@@ -59,7 +59,7 @@ def test_a_program_that_is_not_a_classifier_is_refused(tmp_path):
 
 @pytest.mark.unit
 def test_a_folder_without_vocab_or_with_two_programs_says_what_to_do(tmp_path):
-    from ppliteformer.inference_import import find_program
+    from ppliteformer.models.inference_import import find_program
 
     (tmp_path / "a.pdmodel").write_bytes(b"x")
     (tmp_path / "a.pdiparams").write_bytes(b"x")

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ppliteformer.config import load_strategy
+from ppliteformer.config.strategy import load_strategy
 from ppliteformer.errors import ConfigError
 
 from .conftest import TINY_STRATEGY
 
 
 def _int32_run(tmp_path, corpus_tsv, chain: str):
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     strategy = tmp_path / "int32.yaml"
     strategy.write_text(TINY_STRATEGY.format(data=corpus_tsv) + "export: {input_dtype: int32}\n" + chain,
@@ -25,7 +25,7 @@ def _int32_run(tmp_path, corpus_tsv, chain: str):
 
 
 def _feed_dtypes(model_dir) -> dict:
-    from ppliteformer.runtimes import static_program
+    from ppliteformer.runtimes.host import static_program
 
     with static_program(model_dir) as (program, feeds, _, _):
         return {name: str(program.global_block().var(name).dtype) for name in feeds}

@@ -20,7 +20,7 @@ from ppliteformer.errors import DataError
                 '{"sentence1": "差", "sentence2": "好", "label": "different"}\n'),
 ])
 def test_pair_files_are_read_as_pairs(tmp_path, name, content):
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
 
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -38,7 +38,7 @@ def test_pair_files_are_read_as_pairs(tmp_path, name, content):
     ("m.tsv", "好\t \tsame\n", "line 1: the second text is empty"),
 ])
 def test_a_pair_file_of_the_wrong_shape_is_one_error_naming_the_line(tmp_path, name, content, message):
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
 
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -49,7 +49,7 @@ def test_a_pair_file_of_the_wrong_shape_is_one_error_naming_the_line(tmp_path, n
 @pytest.mark.unit
 def test_builtin_pairs_keep_every_review_in_one_split_and_balance_the_labels():
     """Reviews are split first and cut into halves within their split."""
-    from ppliteformer.data import PAIR_LABELS, builtin_pair_splits
+    from ppliteformer.tasks.seq_data import PAIR_LABELS, builtin_pair_splits
 
     splits = builtin_pair_splits((0.8, 0.1, 0.1), seed=42)
     # the reviews that "same" pairs were cut from (two reviews may share a half, such as a hotel's stock reply)
@@ -65,8 +65,8 @@ def test_builtin_pairs_keep_every_review_in_one_split_and_balance_the_labels():
 def test_the_classical_baseline_reads_both_texts_of_a_pair():
     """On pairs whose label is whether the two texts share a word, a baseline blind to the second text
     scores at chance; ours (both texts and their product) must learn it."""
-    from ppliteformer.classical_baseline import tfidf_logreg
-    from ppliteformer.data import DatasetSplits, Example
+    from ppliteformer.tasks.seq_baseline import tfidf_logreg
+    from ppliteformer.tasks.seq_data import DatasetSplits, Example
 
     rng = np.random.RandomState(0)
     words = [chr(0x4e00 + i) for i in range(40)]
@@ -87,12 +87,12 @@ def test_the_classical_baseline_reads_both_texts_of_a_pair():
 def test_every_runtime_receives_the_second_texts_token_types(pair_run):
     """The same ids with token type 0 everywhere give other logits: the types reach the model on
     Paddle Inference and Lite x86, and every artifact agrees across runtimes on real pair inputs."""
-    from ppliteformer.data import read_splits
+    from ppliteformer.tasks.seq_data import read_splits
     from ppliteformer.device.lite_runtime import batch_arrays
     from ppliteformer.layout import DATA_STAGE, NB_FILE
-    from ppliteformer.modeling import load_tokenizer
-    from ppliteformer.runtimes import PaddleInferenceModel, open_lite
-    from ppliteformer.training import encode_examples
+    from ppliteformer.models.modeling import load_tokenizer
+    from ppliteformer.runtimes.host import PaddleInferenceModel, open_lite
+    from ppliteformer.tasks.seq_data import encode_examples
 
     workdir, report = pair_run
     examples = read_splits(workdir / DATA_STAGE).test[:16]
@@ -113,7 +113,7 @@ def test_a_pair_bundle_predicts_pairs_and_refuses_a_lone_text(pair_run):
     workdir, report = pair_run
     bundle = workdir / "bundle" / "trim_vocab-x86"
     if not bundle.is_dir():
-        from ppliteformer.bundle import make_bundle
+        from ppliteformer.pipeline.bundle import make_bundle
 
         make_bundle(workdir, "trim_vocab")
     check = json.loads((bundle / "selfcheck.json").read_text())
@@ -144,10 +144,10 @@ def test_a_paddleslim_pair_config_runs_as_a_pair_task(pair_run, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     meta = json.loads((tmp_path / "work" / "export" / "ppliteformer_meta.json").read_text())
     assert meta["text_pair"] is True and meta["labels"] == ["different", "same"]
-    from ppliteformer.data import read_splits
-    from ppliteformer.modeling import load_tokenizer
-    from ppliteformer.runtimes import PaddleInferenceModel, logits_over
-    from ppliteformer.training import encode_examples
+    from ppliteformer.tasks.seq_data import read_splits
+    from ppliteformer.models.modeling import load_tokenizer
+    from ppliteformer.runtimes.host import PaddleInferenceModel, logits_over
+    from ppliteformer.tasks.seq_data import encode_examples
 
     test = read_splits(tmp_path / "work" / "data").test
     assert all(e.text_b for e in test)

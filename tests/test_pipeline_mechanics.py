@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ppliteformer.errors import WorkdirError
-from ppliteformer.pipeline import LOCK_FILE, MANIFEST, STAGE_CONFIG, Pipeline, Stage
+from ppliteformer.pipeline.runner import LOCK_FILE, MANIFEST, STAGE_CONFIG, Pipeline, Stage
 
 pytestmark = pytest.mark.unit
 

@@ -6,12 +6,12 @@ import numpy as np
 
 from ppliteformer.layout import MANIFEST, STAGE_CONFIG
 from ppliteformer.layout import NB_FILE
-from ppliteformer.runtimes import PaddleInferenceModel, logits_over, open_lite
-from ppliteformer.data import read_splits
-from ppliteformer.export_program import program_op_types
+from ppliteformer.runtimes.host import PaddleInferenceModel, logits_over, open_lite
+from ppliteformer.tasks.seq_data import read_splits
+from ppliteformer.models.export_program import program_op_types
 from ppliteformer.device.lite_runtime import INPUT_NAMES
 from ppliteformer.device.model_files import META_FILE, VOCAB_FILE
-from ppliteformer.workflow import run_strategy
+from ppliteformer.pipeline.workflow import run_strategy
 
 from .test_arm import MISSING
 import pytest
@@ -49,8 +49,8 @@ def test_opt_makes_distinct_arm_and_x86_nb_files(tiny_run):
 
 def test_lite_and_paddle_inference_agree_on_the_test_split(tiny_run):
     workdir, report = tiny_run
-    from ppliteformer.modeling import load_tokenizer
-    from ppliteformer.training import encode_texts
+    from ppliteformer.models.modeling import load_tokenizer
+    from ppliteformer.models.training import encode_texts
 
     splits = read_splits(workdir / "data")
     tokenizer = load_tokenizer(str(workdir / "export"))
@@ -85,9 +85,9 @@ def test_latency_is_also_measured_at_the_median_test_length(tiny_run):
     """The bench length (48 here) is the worst case; a typical request is the test split's median length."""
     import numpy as np
 
-    from ppliteformer.data import read_splits
-    from ppliteformer.modeling import load_tokenizer
-    from ppliteformer.report import format_table
+    from ppliteformer.tasks.seq_data import read_splits
+    from ppliteformer.models.modeling import load_tokenizer
+    from ppliteformer.report.build import format_table
 
     workdir, report = tiny_run
     teacher = report.artifacts[0]
@@ -112,8 +112,8 @@ def test_second_run_reuses_every_stage(tiny_run, tiny_strategy_file, caplog):
 
 
 def test_the_classical_baseline_is_a_reference_row_scored_on_the_same_test_split(tiny_run):
-    from ppliteformer.classical_baseline import NAME
-    from ppliteformer.report import format_table
+    from ppliteformer.tasks.seq_baseline import NAME
+    from ppliteformer.report.build import format_table
 
     workdir, report = tiny_run
     baseline = report.baselines[NAME]

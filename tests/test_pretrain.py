@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ppliteformer.config import load_strategy
+from ppliteformer.config.strategy import load_strategy
 from ppliteformer.errors import ConfigError
 
 from .conftest import TINY_STRATEGY
@@ -12,7 +12,7 @@ from .conftest import TINY_STRATEGY
 
 @pytest.mark.unit
 def test_masking_follows_bert_and_spares_special_and_padding_tokens():
-    from ppliteformer.pretraining import IGNORE, mask_tokens
+    from ppliteformer.models.pretraining import IGNORE, mask_tokens
 
     rng = np.random.RandomState(0)
     ids = rng.randint(5, 1000, size=(400, 50))
@@ -49,8 +49,8 @@ def test_pretrain_section_is_checked(tmp_path):
 def test_the_teacher_starts_from_the_pretrained_encoder(tmp_path, corpus_tsv):
     import json
 
-    from ppliteformer.data import load_file
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.tasks.seq_data import load_file
+    from ppliteformer.pipeline.workflow import run_strategy
 
     unlabelled = tmp_path / "unlabelled.txt"
     unlabelled.write_text("\n".join(e.text for e in load_file(corpus_tsv)) + "\n\n", encoding="utf-8")
@@ -78,7 +78,7 @@ def test_the_lm_head_at_masked_positions_gives_the_loss_over_every_position():
     import paddle
     from paddlenlp.transformers import ErnieConfig, ErnieForMaskedLM
 
-    from ppliteformer.pretraining import IGNORE, _lm_logits, mask_tokens, masked_positions
+    from ppliteformer.models.pretraining import IGNORE, _lm_logits, mask_tokens, masked_positions
 
     paddle.seed(0)
     model = ErnieForMaskedLM(ErnieConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

@@ -47,25 +47,25 @@ def _strategy(path: Path) -> bytes:
 
 
 def _load_strategy(path: Path):
-    from ppliteformer.config import load_strategy
+    from ppliteformer.config.strategy import load_strategy
 
     return load_strategy(path)
 
 
 def _load_data(path: Path):
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
 
     return load_file(path)
 
 
 def _manifest(path: Path):
-    from ppliteformer.pipeline import Pipeline
+    from ppliteformer.pipeline.runner import Pipeline
 
     return Pipeline(path.parent, [])._manifest()
 
 
 def _report(path: Path):
-    from ppliteformer.report_render import read_report
+    from ppliteformer.report.render import read_report
 
     return read_report(path.parent)
 
@@ -229,7 +229,7 @@ def test_an_empty_selfcheck_or_a_sample_without_logits_fails_with_the_reason(fol
 
 
 def test_a_folder_as_data_source_is_called_a_folder(tmp_path):
-    from ppliteformer.preflight import check_data_source
+    from ppliteformer.pipeline.preflight import check_data_source
 
     with pytest.raises(PPLiteFormerError, match="is a folder; data.source must be a .tsv or .jsonl file in it"):
         check_data_source(str(tmp_path))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ppliteformer.errors import ModelFileError, WorkdirError
-from ppliteformer.pipeline import MANIFEST, Pipeline, Stage
-from ppliteformer.runtimes import open_lite
+from ppliteformer.pipeline.runner import MANIFEST, Pipeline, Stage
+from ppliteformer.runtimes.host import open_lite
 from ppliteformer.device.lite_runtime import batch_arrays
 
 from .conftest import REPO

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ppliteformer.errors import ReportError
 from ppliteformer.records import ArtifactRecord, Report, StepResult
-from ppliteformer.report_render import COLOURS, render_report
+from ppliteformer.report.render import COLOURS, render_report
 
 from .test_arm import needs_arm
 
@@ -44,7 +44,7 @@ def _fp32(name, accuracy, nb_bytes_arm, median_ms, parameters, size_ratio, speed
         speedup_x86_lite_vs_teacher=speedup, accuracy_change_vs_teacher=change)
 
 
-# Built from the records report.py writes, so a field renamed there fails here instead of drifting.
+# Built from the records report/build.py writes, so a field renamed there fails here instead of drifting.
 REPORT = Report(
     strategy="tinychain", chain=["distill", "trim_vocab", "qat"], teacher="teacher", final="qat",
     final_reason="the last step of the chain", final_fp32="trim_vocab",

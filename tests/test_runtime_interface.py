@@ -38,7 +38,7 @@ def two_output_model(tmp_path_factory):
     """The layer, its inference model and its x86 and arm .nb files."""
     import paddle
 
-    from ppliteformer.lite_convert import convert_model
+    from ppliteformer.runtimes.lite_convert import convert_model
 
     folder = tmp_path_factory.mktemp("two_heads")
     layer = _two_headed_layer()
@@ -61,7 +61,7 @@ def _agree(reference: list, other: list, atol: float) -> None:
 
 
 def test_every_runtime_returns_both_outputs_cut_to_each_item(two_output_model):
-    from ppliteformer.runtimes import DygraphModel, PaddleInferenceModel, open_lite, outputs_over
+    from ppliteformer.runtimes.host import DygraphModel, PaddleInferenceModel, open_lite, outputs_over
 
     layer, export, nbs = two_output_model
     ids = [[1, 7, 2], [1, 9, 11, 13, 4, 2], [1, 3, 2, 0, 5, 6, 8, 9, 2]]
@@ -80,7 +80,7 @@ def test_every_runtime_returns_both_outputs_cut_to_each_item(two_output_model):
 
 
 def test_a_one_output_model_still_gives_one_array_per_item(tiny_run):
-    from ppliteformer.runtimes import PaddleInferenceModel, outputs_over
+    from ppliteformer.runtimes.host import PaddleInferenceModel, outputs_over
 
     workdir, _ = tiny_run
     outputs = outputs_over(PaddleInferenceModel(workdir / "export", threads=1), [[1, 5, 2], [1, 6, 7, 2]], 0, 2)

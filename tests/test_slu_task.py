@@ -83,7 +83,7 @@ def test_atis_lines_and_the_built_in_corpus(tmp_path):
 
 @pytest.mark.unit
 def test_a_file_of_another_task_names_the_task_to_use(tmp_path):
-    from ppliteformer.config import DataConfig
+    from ppliteformer.config.strategy import DataConfig
     from ppliteformer.tasks import get_task
 
     conll = tmp_path / "ner.conll"
@@ -105,7 +105,7 @@ def test_a_file_of_another_task_names_the_task_to_use(tmp_path):
 
 
 def _vocab(tmp_path):
-    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.models.modeling import load_tokenizer
 
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]", "fly", "to", "boston"]) + "\n",
@@ -137,7 +137,7 @@ def test_both_heads_are_targeted_and_scored(tmp_path):
 
 @pytest.mark.tiny
 def test_slu_runs_the_chain_with_both_outputs_on_every_runtime(slu_run):
-    from ppliteformer.report import format_table
+    from ppliteformer.report.build import format_table
 
     workdir, report = slu_run
     arts = {a.name: a for a in report.artifacts}
@@ -170,7 +170,7 @@ def test_slu_runs_the_chain_with_both_outputs_on_every_runtime(slu_run):
 
 @pytest.mark.tiny
 def test_the_bundle_prints_the_intent_and_each_slot_with_offsets(slu_run):
-    from ppliteformer.bundle import make_bundle
+    from ppliteformer.pipeline.bundle import make_bundle
 
     workdir, _ = slu_run
     (bundle,) = [b for b in make_bundle(workdir, "teacher", workdir / "bundle_teacher") if b.name.endswith("x86")]

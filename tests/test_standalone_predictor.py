@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from ppliteformer.modeling import load_tokenizer
+from ppliteformer.models.modeling import load_tokenizer
 from ppliteformer.layout import NB_FILE
-from ppliteformer.runtimes import open_lite
+from ppliteformer.runtimes.host import open_lite
 from ppliteformer.device.lite_runtime import batch_arrays
 
 from .conftest import REPO

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ppliteformer.config import load_strategy
+from ppliteformer.config.strategy import load_strategy
 from ppliteformer.errors import ConfigError
 from ppliteformer.records import StepResult
 from ppliteformer.steps import CHECKPOINT, INT8_PROGRAM, READS_CHECKPOINT, Step, all_steps, register, unregister
@@ -26,10 +26,10 @@ class CopyConfig:
 
 
 def _copy(inputs, cfg: CopyConfig) -> StepResult:
-    from ppliteformer.data import read_splits
-    from ppliteformer.modeling import load_pretrained, load_tokenizer
-    from ppliteformer.structure import read_task, save_checkpoint
-    from ppliteformer.training import dev_accuracy, encode_texts
+    from ppliteformer.tasks.seq_data import read_splits
+    from ppliteformer.models.modeling import load_pretrained, load_tokenizer
+    from ppliteformer.models.structure import read_task, save_checkpoint
+    from ppliteformer.models.training import dev_accuracy, encode_texts
 
     model = load_pretrained(str(inputs.checkpoint))
     tokenizer = load_tokenizer(str(inputs.checkpoint))
@@ -84,7 +84,7 @@ def test_an_unregistered_step_is_unknown(tmp_path):
 
 @pytest.mark.tiny
 def test_a_tiny_chain_runs_with_a_step_added_through_the_registry_alone(tmp_path, corpus_tsv, tiny_run, copy_step):
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     teacher_workdir, tiny_report = tiny_run
     workdir = tmp_path / "work"

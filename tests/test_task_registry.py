@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ppliteformer.config import load_strategy
+from ppliteformer.config.strategy import load_strategy
 from ppliteformer.errors import ConfigError
 from ppliteformer.tasks import get_task, register, task_names, unregister
 from ppliteformer.tasks.seq_cls import SequenceClassification
@@ -76,8 +76,8 @@ def test_a_chain_step_that_does_not_serve_the_task_is_refused(tmp_path, copy_ste
 @pytest.mark.tiny
 def test_a_task_added_through_the_registry_alone_runs_the_chain_and_names_its_metric(tmp_path, corpus_tsv,
                                                                                      macro_f1_task):
-    from ppliteformer.report import format_table
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.report.build import format_table
+    from ppliteformer.pipeline.workflow import run_strategy
 
     package = Path(__file__).resolve().parents[1] / "ppliteformer"
     assert not [p for p in package.rglob("*.py") if macro_f1_task.name in p.read_text(encoding="utf-8")]

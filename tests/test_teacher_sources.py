@@ -1,10 +1,10 @@
 """A teacher loaded from a local model folder (what a PaddleNLP name resolves to online)."""
 import pytest
 
-from ppliteformer.config import load_strategy
+from ppliteformer.config.strategy import load_strategy
 from ppliteformer.errors import ModelFileError
-from ppliteformer.modeling import build_model, build_vocab, load_pretrained, load_tokenizer, preset_config, write_vocab
-from ppliteformer.workflow import run_strategy
+from ppliteformer.models.modeling import build_model, build_vocab, load_pretrained, load_tokenizer, preset_config, write_vocab
+from ppliteformer.pipeline.workflow import run_strategy
 
 pytestmark = pytest.mark.tiny
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.tiny
 @pytest.fixture(scope="module")
 def local_model_dir(tmp_path_factory, corpus_tsv):
     """A 3-class ERNIE saved with save_pretrained, as a user's own checkpoint would be."""
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
 
     folder = tmp_path_factory.mktemp("pretrained")
     write_vocab(build_vocab([e.text for e in load_file(corpus_tsv)]), folder / "vocab.txt")

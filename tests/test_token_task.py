@@ -19,7 +19,7 @@ pytestmark = pytest.mark.tiny
 def test_a_token_is_tagged_at_its_first_piece_and_truncation_is_scored_as_outside(tmp_path):
     import numpy as np
 
-    from ppliteformer.modeling import load_tokenizer
+    from ppliteformer.models.modeling import load_tokenizer
     from ppliteformer.tasks import get_task
     from ppliteformer.tasks.token_data import TaggedSentence
 
@@ -43,7 +43,7 @@ def test_a_token_is_tagged_at_its_first_piece_and_truncation_is_scored_as_outsid
 
 
 def test_token_cls_runs_the_chain_with_span_f1_on_every_runtime(ner_run):
-    from ppliteformer.report import format_table
+    from ppliteformer.report.build import format_table
 
     workdir, report = ner_run
     arts = {a.name: a for a in report.artifacts}
@@ -89,7 +89,7 @@ def test_the_token_bundle_prints_entities_with_offsets_and_self_checks(ner_run):
     check = json.loads((bundle / "selfcheck.json").read_text(encoding="utf-8"))
     assert len(check["samples"]) == 8 and all("entities" in s and len(s["logits"][0]) == 7 for s in check["samples"])
     x86 = workdir / "bundle" / "teacher-x86"
-    from ppliteformer.bundle import make_bundle
+    from ppliteformer.pipeline.bundle import make_bundle
 
     make_bundle(workdir, "teacher", workdir / "bundle")
     text = "新华社北京１２月３１日电"
@@ -107,7 +107,7 @@ def test_the_token_bundle_prints_entities_with_offsets_and_self_checks(ner_run):
 
 
 def test_a_text_classification_file_given_to_token_cls_names_the_task_to_use(tmp_path, corpus_tsv):
-    from ppliteformer.config import DataConfig
+    from ppliteformer.config.strategy import DataConfig
     from ppliteformer.tasks import get_task
 
     with pytest.raises(DataError, match="text<TAB>label rows: that is task seq_cls"):
@@ -119,7 +119,7 @@ def test_a_text_classification_file_given_to_token_cls_names_the_task_to_use(tmp
 
 
 def test_a_token_file_given_to_seq_cls_names_the_task_to_use(ner_conll, tmp_path):
-    from ppliteformer.data import load_file
+    from ppliteformer.tasks.seq_data import load_file
 
     with pytest.raises(DataError, match="read by task token_cls"):
         load_file(ner_conll)
@@ -130,7 +130,7 @@ def test_a_token_file_given_to_seq_cls_names_the_task_to_use(ner_conll, tmp_path
 
 
 def test_an_all_outside_file_is_refused(tmp_path):
-    from ppliteformer.config import DataConfig
+    from ppliteformer.config.strategy import DataConfig
     from ppliteformer.tasks import get_task
 
     path = tmp_path / "plain.conll"
@@ -140,7 +140,7 @@ def test_an_all_outside_file_is_refused(tmp_path):
 
 
 def test_an_exported_program_as_a_token_teacher_is_refused_before_training(tmp_path, ner_conll, tiny_run):
-    from ppliteformer.workflow import run_strategy
+    from ppliteformer.pipeline.workflow import run_strategy
 
     strategy = tmp_path / "ner.yaml"
     strategy.write_text(NER_STRATEGY.format(data=ner_conll).replace(

@@ -2,10 +2,10 @@
 (PaddleNLP's ErnieTokenizer) on every test text of the built-in split."""
 import pytest
 
-from ppliteformer.data import load_splits
-from ppliteformer.modeling import build_vocab, load_tokenizer, write_vocab
+from ppliteformer.tasks.seq_data import load_splits
+from ppliteformer.models.modeling import build_vocab, load_tokenizer, write_vocab
 from ppliteformer.device.predictor import load_tokenizer as load_standalone_tokenizer
-from ppliteformer.training import encode_texts
+from ppliteformer.models.training import encode_texts
 
 pytestmark = pytest.mark.tiny
 
@@ -27,10 +27,10 @@ def test_standalone_tokenizer_equals_training_tokenizer_on_every_test_text(tmp_p
 
 def test_sentence_pairs_encode_alike_for_training_and_the_device_truncation_included(tmp_path):
     """[CLS] a [SEP] b [SEP], type ids 0 then 1, truncated longest first, by PaddleNLP and by predict.py."""
-    from ppliteformer.data import builtin_pair_splits
+    from ppliteformer.tasks.seq_data import builtin_pair_splits
     from ppliteformer.device.lite_runtime import SegmentedIds
     from ppliteformer.device.predictor import TextClassifier
-    from ppliteformer.training import encode_examples
+    from ppliteformer.tasks.seq_data import encode_examples
 
     splits = builtin_pair_splits((0.8, 0.1, 0.1), seed=3)
     vocab_file = tmp_path / "vocab.txt"

@@ -1,6 +1,6 @@
 """Paddle Lite on the device and the host: the model's input arrays, the `.nb` checks, and the two
 ways to run a `.nb` (the `paddlelite` package's light predictor, or Lite's C++ library through
-ppliteformer's C shim), each ``run(inputs) -> list`` of every output (runtimes.py's interface).
+ppliteformer's C shim), each ``run(inputs) -> list`` of every output (runtimes/host.py's interface).
 
 Standard library and numpy only (plus `paddlelite` where it exists): it ships flat beside
 predict.py in a bundle, and the host's evaluation, bundle and bench import it, so the pipeline

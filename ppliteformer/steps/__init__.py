@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..layout import TEACHER, artifact_stage_name
 from ..registry import Registry
 
 CHECKPOINT = "checkpoint"      # a dygraph checkpoint folder, exported by a stage of its own
@@ -89,3 +90,16 @@ def get_step(name: str) -> Step:
 
 def step_names() -> list:
     return [s.name for s in all_steps()]
+
+
+def model_stage_name(artifact: str) -> str:
+    """The stage whose folder holds an artifact's inference model: a step that makes an int8
+    program writes it itself, every other artifact has an export stage."""
+    if artifact != TEACHER and get_step(artifact).output == INT8_PROGRAM:
+        return artifact
+    return artifact_stage_name(artifact, "export")
+
+
+def model_folder(workdir, artifact: str) -> Path:
+    """The inference model folder of an artifact."""
+    return Path(workdir) / model_stage_name(artifact)

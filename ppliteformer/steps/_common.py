@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from ..layout import MODEL_FILE, PARAMS_FILE, TEACHER_LOGITS_FILE
-from ..runtimes import DygraphModel, outputs_over
+from ..runtimes.host import DygraphModel, outputs_over
 from ..tasks import read_task_splits
-from ..training import dev_metric, train_classifier
+from ..models.training import dev_metric, train_classifier
 
 log = logging.getLogger("ppliteformer.steps")
 
@@ -59,7 +59,7 @@ def train_against_teacher(inputs, model, data: StepData, cfg, on_best, teacher=N
     """
     import paddle
 
-    from ..distillation import DistillationLoss
+    from ..compression.distillation import DistillationLoss
 
     paddle.seed(cfg.seed)
     loss = DistillationLoss(teacher_logits(inputs), cfg.alpha, cfg.temperature, data.task,
@@ -73,7 +73,7 @@ def train_against_teacher(inputs, model, data: StepData, cfg, on_best, teacher=N
 
 def checkpoint_saver(inputs, tokenizer):
     """An ``on_best`` callback that saves the model as this step's checkpoint."""
-    from ..structure import read_task, save_checkpoint
+    from ..models.structure import read_task, save_checkpoint
 
     task = read_task(inputs.checkpoint)
 
@@ -94,9 +94,9 @@ def train_control(inputs, model, data: StepData, cfg, tokenizer) -> "StepResult"
     budget; keep the best dev checkpoint in ``inputs.out_dir`` and score it on the test split."""
     import paddle
 
-    from ..modeling import count_parameters
+    from ..models.modeling import count_parameters
     from ..records import StepResult
-    from ..structure import load_checkpoint
+    from ..models.structure import load_checkpoint
 
     paddle.seed(cfg.seed)
     training = train_classifier(model, data.train_ids, data.train_labels, data.dev_ids, data.dev_labels,

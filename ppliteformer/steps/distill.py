@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config_types import DistilledTrainingConfig, check
+from .settings import DistilledTrainingConfig, check
 from ..records import StepResult
 from . import CHECKPOINT, READS_CHECKPOINT, READS_TEACHER, READS_TEACHER_LOGITS, Step
 
@@ -35,9 +35,9 @@ class DistillConfig(DistilledTrainingConfig):
 def run(inputs, cfg: DistillConfig) -> StepResult:
     import paddle
 
-    from ..distillation import build_student
-    from ..modeling import count_parameters, load_pretrained, load_tokenizer
-    from ..structure import load_checkpoint
+    from ..compression.distillation import build_student
+    from ..models.modeling import count_parameters, load_pretrained, load_tokenizer
+    from ..models.structure import load_checkpoint
     from ._common import StepData, checkpoint_saver, log, train_against_teacher
 
     teacher = load_pretrained(str(inputs.checkpoint))
@@ -69,8 +69,8 @@ def control(inputs, cfg: DistillConfig):
     """The student's architecture, initialised as the student was, trained on the labels alone."""
     import paddle
 
-    from ..distillation import build_student
-    from ..modeling import load_pretrained, load_tokenizer
+    from ..compression.distillation import build_student
+    from ..models.modeling import load_pretrained, load_tokenizer
     from ._common import StepData, train_control
 
     teacher = load_pretrained(str(inputs.checkpoint))

@@ -1,4 +1,4 @@
-"""embedding_int8: the word-embedding table stored as uint8 per row (see ppliteformer/int8_embedding.py)."""
+"""embedding_int8: the word-embedding table stored as uint8 per row (see ppliteformer/models/int8_embedding.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..records import StepResult
 from . import CHECKPOINT, READS_CHECKPOINT, Step
 
-LAYOUT = "lookup_table_dequant_rows"  # int8_embedding.py's storage; part of the stage's key: a new layout redoes it
+LAYOUT = "lookup_table_dequant_rows"  # models/int8_embedding.py's storage; part of the stage's key: a new layout redoes it
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,8 @@ class EmbeddingInt8Config:
 
 
 def run(inputs, cfg: EmbeddingInt8Config) -> StepResult:
-    from ..modeling import count_parameters, load_tokenizer
-    from ..structure import load_checkpoint, read_task, save_checkpoint, use_int8_embedding
+    from ..models.modeling import count_parameters, load_tokenizer
+    from ..models.structure import load_checkpoint, read_task, save_checkpoint, use_int8_embedding
     from ._common import StepData, log
 
     tokenizer = load_tokenizer(str(inputs.checkpoint))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config_types import DistilledTrainingConfig, check
+from .settings import DistilledTrainingConfig, check
 from ..records import StepResult
 from . import CHECKPOINT, READS_CHECKPOINT, READS_TEACHER, READS_TEACHER_LOGITS, Step
 
@@ -27,10 +27,10 @@ class PruneConfig(DistilledTrainingConfig):
 
 
 def run(inputs, cfg: PruneConfig) -> StepResult:
-    from ..distillation import DistillationLoss
-    from ..modeling import count_parameters, load_tokenizer
-    from ..pruning import prune_widths, unit_importance
-    from ..structure import layer_widths, load_checkpoint
+    from ..compression.distillation import DistillationLoss
+    from ..models.modeling import count_parameters, load_tokenizer
+    from ..compression.pruning import prune_widths, unit_importance
+    from ..models.structure import layer_widths, load_checkpoint
     from ._common import StepData, checkpoint_saver, log, teacher_logits, train_against_teacher
 
     tokenizer = load_tokenizer(str(inputs.checkpoint))
@@ -57,8 +57,8 @@ def control(inputs, cfg: PruneConfig):
     """The pruned architecture (widths as pruning left them), freshly initialised, trained on the labels alone."""
     import paddle
 
-    from ..modeling import load_tokenizer
-    from ..structure import load_checkpoint
+    from ..models.modeling import load_tokenizer
+    from ..models.structure import load_checkpoint
     from ._common import StepData, train_control
 
     tokenizer = load_tokenizer(str(inputs.made))

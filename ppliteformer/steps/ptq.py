@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config_types import check
+from .settings import check
 from ..records import StepResult
 from . import INT8_PROGRAM, READS_EXPORT, Step
 
@@ -25,9 +25,9 @@ class PTQConfig:
 
 
 def run(inputs, cfg: PTQConfig) -> StepResult:
-    from ..modeling import load_tokenizer
-    from ..quantization import calibration_sample, post_training_quantize
-    from ..runtimes import inference_model_bytes
+    from ..models.modeling import load_tokenizer
+    from ..compression.quantization import calibration_sample, post_training_quantize
+    from ..runtimes.host import inference_model_bytes
     from ._common import StepData, copy_side_files, log
 
     tokenizer = load_tokenizer(str(inputs.export))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config_types import DistilledTrainingConfig, check
+from .settings import DistilledTrainingConfig, check
 from ..records import StepResult
 from . import INT8_PROGRAM, READS_CHECKPOINT, READS_EXPORT, READS_TEACHER_LOGITS, Step
 
@@ -24,10 +24,10 @@ class QATConfig(DistilledTrainingConfig):
 
 
 def run(inputs, cfg: QATConfig) -> StepResult:
-    from ..modeling import count_parameters, load_tokenizer
-    from ..quantization import qat_wrapper, save_qat_model
-    from ..runtimes import inference_model_bytes
-    from ..structure import describe, load_checkpoint
+    from ..models.modeling import count_parameters, load_tokenizer
+    from ..compression.quantization import qat_wrapper, save_qat_model
+    from ..runtimes.host import inference_model_bytes
+    from ..models.structure import describe, load_checkpoint
     from ..device.model_files import read_id_dtype
     from ._common import StepData, copy_side_files, log, train_against_teacher
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config_types import check
+from .settings import check
 from ..records import StepResult
 from . import CHECKPOINT, READS_CHECKPOINT, Step
 
@@ -17,9 +17,9 @@ class TrimVocabConfig:
 
 
 def run(inputs, cfg: TrimVocabConfig) -> StepResult:
-    from ..modeling import count_parameters, load_tokenizer
-    from ..structure import load_checkpoint, read_task, save_checkpoint
-    from ..vocab_trim import tokens_to_keep, trim_vocabulary
+    from ..models.modeling import count_parameters, load_tokenizer
+    from ..models.structure import load_checkpoint, read_task, save_checkpoint
+    from ..compression.vocab_trim import tokens_to_keep, trim_vocabulary
     from ._common import StepData, log
 
     tokenizer = load_tokenizer(str(inputs.checkpoint))

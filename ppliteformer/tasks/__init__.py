@@ -91,7 +91,7 @@ class Task:
     def stack_outputs(self, outputs: list):
         """Per-item outputs as one array (the cached teacher logits distillation reads): [items, classes],
         or [items, longest, tags] with zeros past each item's own length."""
-        from ..runtimes import padded_stack
+        from ..runtimes.host import padded_stack
 
         return padded_stack(outputs)
 

@@ -1,6 +1,6 @@
 """Task `seq_cls`: one label per text, or per sentence pair (a second text with token type 1).
 
-Its data, splits and encoding live in ppliteformer/data.py and training.py, which the
+Its data, splits and encoding live in seq_data.py, and its classical row in seq_baseline.py, which the
 compression steps share; this module is what the stages ask of the task.
 """
 from __future__ import annotations
@@ -23,12 +23,12 @@ class SequenceClassification(Task):
     bundles = True
 
     def load_splits(self, data_cfg):
-        from ..data import load_splits
+        from .seq_data import load_splits
 
         return load_splits(data_cfg.source, data_cfg.split, data_cfg.seed)
 
     def splits_from_json(self, obj: dict):
-        from ..data import DatasetSplits
+        from .seq_data import DatasetSplits
 
         return DatasetSplits.from_json(obj)
 
@@ -47,12 +47,12 @@ class SequenceClassification(Task):
                 f"{', '.join(splits.labels)})")
 
     def texts(self, items) -> list:
-        from ..data import texts_of
+        from .seq_data import texts_of
 
         return texts_of(items)
 
     def encode(self, tokenizer, items, max_seq_len: int, labels) -> tuple:
-        from ..training import encode_examples
+        from .seq_data import encode_examples
 
         index = {label: i for i, label in enumerate(labels)}
         return encode_examples(tokenizer, items, max_seq_len), [index[e.label] for e in items]
@@ -80,7 +80,7 @@ class SequenceClassification(Task):
                 "label_agreement": float((reference.argmax(-1) == other.argmax(-1)).mean())}
 
     def baseline(self, splits, cfg) -> dict:
-        from ..classical_baseline import tfidf_logreg
+        from .seq_baseline import tfidf_logreg
 
         return tfidf_logreg(splits, cfg.tfidf_c_grid, cfg.seed)
 

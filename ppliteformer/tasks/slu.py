@@ -116,10 +116,7 @@ class _JointAuto:
     def from_pretrained(source, num_classes=None, num_intents=None, **kwargs):
         from paddlenlp.transformers import AutoConfig
 
-        from ..families import classes_for
-
-        config_class, classifier_class = classes_for(AutoConfig.from_pretrained(str(source)).model_type)
-        config = config_class.from_pretrained(str(source))
+        config = AutoConfig.from_pretrained(str(source))  # the family's config class (ErnieConfig, ...)
         if num_classes is not None:
             config.num_labels = num_classes
         if num_intents is not None:
@@ -127,7 +124,8 @@ class _JointAuto:
         if getattr(config, "num_intents", None) is None:
             raise ModelFileError(f"{source} has no intent head (its config has no num_intents): set teacher.train: "
                                  "true to fine-tune one on this data.")
-        return TASK.model_class(classifier_class.__name__).from_pretrained(str(source), config=config, **kwargs)
+        family_classifier = type(config).__name__.replace("Config", "ForSequenceClassification")
+        return TASK.model_class(family_classifier).from_pretrained(str(source), config=config, **kwargs)
 
 
 def _softmax(logits, axis=-1):

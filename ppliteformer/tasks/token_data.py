@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import _line_of_byte, clean
+from .seq_data import _line_of_byte, clean
 from ..device.tag_spans import SCHEMES, chunks, detect_scheme, extract_spans  # noqa: F401 (re-exported)
 from ..errors import DataError
 

@@ -1,0 +1,123 @@
+"""From a strategy to the list of pipeline stages, and the one-call API ``run_strategy``."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+from .bundle import make_bundle
+from ..config.strategy import Strategy, load_strategy
+from ..layout import TEACHER, artifact_stage_name
+from .runner import Pipeline
+from .preflight import check_strategy_inputs
+from ..report.build import build_report, format_table, write_report
+from .stages import (arm_evaluate, baselines, bench, compress, convert, data, evaluate, export, pretrain, teacher,
+                     teacher_logits)
+from ..steps import get_step, model_stage_name
+from ..tasks import get_task
+
+log = logging.getLogger("ppliteformer")
+
+
+def stage_names(strategy: Strategy) -> list:
+    return [s.name for s in stages_for(strategy, arm_toolchain(strategy, announce=False))]
+
+
+def arm_toolchain(strategy: Strategy, announce: bool = True):
+    """The ARM toolchain for the arm_evaluate stages, or None (they are left out) when the strategy
+    turns them off or, unless ``arm.required``, when something is missing (said once if ``announce``)."""
+    from ..arm.toolchain import optional_toolchain
+
+    if not strategy.arm.enabled:
+        return None
+    return optional_toolchain(strategy.arm.lite_setting, strategy.arm.required, announce and
+                              "arm .nb files will not be run on ARM kernels here; the rest of the run goes on.")
+
+
+def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, arm=None,
+                  final: bool = False) -> list:
+    """convert, evaluate, arm_evaluate (with an ARM toolchain) and bench of one artifact.
+
+    An int8 program is converted for arm only: Lite 2.13's x86 matmul kernels are float and
+    misread int8 weights (see quantization.py), so Paddle Inference checks its numerics.
+    """
+    targets = [t for t in strategy.convert.targets if not (int8 and t == "x86")] or ["arm"]
+    convert_name = artifact_stage_name(artifact, "convert")
+    bench_name = artifact_stage_name(artifact, "bench")
+    stages = [convert.stage(targets, made_by, convert_name),
+              evaluate.stage(strategy, "x86" in targets, made_by, convert_name,
+                             artifact_stage_name(artifact, "evaluate"), int8)]
+    if arm is not None and "arm" in targets:
+        stages.append(arm_evaluate.stage(strategy, arm, made_by, convert_name,
+                                         artifact_stage_name(artifact, "arm_evaluate"), int8, final))
+    if int8:
+        stages.append(bench.int8_stage(strategy.bench, made_by, bench_name))
+    elif "x86" in targets:  # Lite can only be timed here on an x86 .nb
+        stages.append(bench.stage(strategy.bench, made_by, convert_name, bench_name))
+    return stages
+
+
+def stages_for(strategy: Strategy, arm=None) -> list:
+    """Every stage of a strategy, in order; ``arm``: an ArmToolchain, to run each arm .nb on ARM kernels."""
+    stages = [data.stage(strategy)]
+    if strategy.baselines.tfidf_logreg:
+        stages.append(baselines.stage(strategy))
+    if strategy.pretrain is not None:
+        stages.append(pretrain.stage(strategy))
+    stages += [teacher.stage(strategy), export.stage(id_dtype=strategy.export.input_dtype)]
+    stages += _check_stages(strategy, TEACHER, "export", int8=False, arm=arm, final=not strategy.chain)
+    previous, previous_export = TEACHER, "export"
+    if any(get_step(name).needs_teacher_logits for name in strategy.chain):
+        stages.append(teacher_logits.stage(strategy.data.max_seq_len))
+    for name in strategy.chain:
+        step = get_step(name)
+        args = (name, strategy.steps[name], previous, previous_export, strategy.data.max_seq_len)
+        stages.append(compress.stage(*args))
+        control = compress.control_stage(*args)
+        if control is not None:
+            stages.append(control)
+        made_by = model_stage_name(name)
+        if not step.int8:
+            stages.append(export.stage(name, made_by, strategy.export.input_dtype))
+        stages += _check_stages(strategy, name, made_by, int8=step.int8, arm=arm, final=name == strategy.chain[-1])
+        previous, previous_export = name, made_by
+    return stages
+
+
+@contextlib.contextmanager
+def paddlenlp_quiet():
+    """PaddleNLP logs every file it saves or loads at INFO: keep only its warnings during a run,
+    then give the caller's process its own level back."""
+    from paddlenlp.utils.log import logger
+
+    level = logger.logger.level
+    logger.set_level("WARNING")
+    try:
+        yield
+    finally:
+        logger.logger.setLevel(level)
+
+
+def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
+    """Run a strategy (a Strategy or a YAML path) to the end, or to stage ``until``.
+
+    Returns the report (also written to WORKDIR/report.json when the run reaches the end).
+    """
+    if not isinstance(strategy, Strategy):
+        strategy = load_strategy(strategy, workdir)
+    check_strategy_inputs(strategy)
+    workdir = Path(workdir or strategy.workdir)
+    arm = arm_toolchain(strategy)
+    with paddlenlp_quiet():
+        records = Pipeline(workdir, stages_for(strategy, arm)).run(until=until)
+        report = build_report(strategy, records)
+        log.info("%s", format_table(report))
+        if until is None:
+            write_report(workdir, report)
+            if not get_task(strategy.task).bundles:
+                log.info("bundle: none for task %s yet (the standalone predictor decodes one label per text)",
+                         strategy.task)
+                return report
+            for folder in make_bundle(workdir, arm_toolchain=arm):
+                log.info("bundle: %s", folder)
+    return report
