@@ -89,7 +89,8 @@ def load_pretrained(source: str, num_classes: int | None = None, auto_class=None
     task the folder's task.json names, AutoModelForSequenceClassification without one).
 
     With ``num_classes`` the classifier head is sized to it (a fresh head when the saved
-    one has another size); without, the saved head is kept as it is.
+    one has another size), and ``head_config`` (the task's ``Task.head_config``: slu's intent
+    count) sizes the task's other heads; without, the saved heads are kept as they are.
     """
     from .structure import task_of
 
