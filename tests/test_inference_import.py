@@ -53,7 +53,7 @@ def test_a_program_that_is_not_a_classifier_is_refused(tmp_path):
     folder = tmp_path / "export"
     paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec), str(folder / "inference"))
     (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n", encoding="utf-8")
-    with pytest.raises(ModelFileError, match="not an ERNIE/BERT-shaped sequence classifier"):
+    with pytest.raises(ModelFileError, match="not an ERNIE/BERT-shaped model of task seq_cls"):
         rebuild_from_inference_model(folder)
 
 

@@ -223,3 +223,17 @@ def test_a_bert_or_roberta_folder_gets_an_intent_head_and_runs_distill(name, con
         assert art.max_abs_logit_diff_lite_vs_inference < 1e-4 and art.label_agreement_lite_vs_inference == 1.0
     config = json.loads((workdir / "teacher" / "config.json").read_text(encoding="utf-8"))
     assert config["num_intents"] == len(json.loads((workdir / "data" / "splits.json").read_text())["intents"])
+
+
+@pytest.mark.tiny
+def test_an_exported_slu_model_is_a_teacher_with_both_outputs(slu_run, slu_jsonl, tmp_path_factory):
+    """The export folder of an intent + slots model as teacher, kept as it is: rebuilt with both heads, it
+    scores what the model it was exported from scored."""
+    from .conftest import SLU_STRATEGY, run_written_strategy
+
+    workdir, report = slu_run
+    strategy = SLU_STRATEGY.format(data=slu_jsonl).replace(
+        "teacher: {preset: ernie-tiny-test, epochs: 5, batch_size: 16, learning_rate: 5.0e-3}",
+        f"teacher: {{source: {workdir / 'export'}, train: false}}") + "arm: {enabled: false}\n"
+    _, imported = run_written_strategy(tmp_path_factory, "slu_from_program", strategy)
+    assert imported.artifacts[0].task_metrics == pytest.approx(report.artifacts[0].task_metrics, abs=1e-9)

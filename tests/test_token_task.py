@@ -145,5 +145,19 @@ def test_an_exported_program_as_a_token_teacher_is_refused_before_training(tmp_p
     strategy = tmp_path / "ner.yaml"
     strategy.write_text(NER_STRATEGY.format(data=ner_conll).replace(
         "{preset: ernie-tiny-test,", f"{{source: {tiny_run[0] / 'export'},"), encoding="utf-8")
-    with pytest.raises(Exception, match="not a token_cls model"):
+    wrong_task = r"outputs \(\[2, 2\] for 2 texts of 16 tokens\) are not those of a token_cls model"
+    with pytest.raises(Exception, match=wrong_task):
         run_strategy(strategy, workdir=tmp_path / "work")
+
+
+def test_an_exported_token_model_is_a_teacher_with_its_own_outputs(ner_run, ner_conll, tmp_path_factory):
+    """The export folder of a token model (program + vocab, no config) as teacher, kept as it is: rebuilt with
+    the program's [tokens, tags] outputs, it scores what the model it was exported from scored."""
+    from .conftest import run_written_strategy
+
+    workdir, report = ner_run
+    strategy = NER_STRATEGY.format(data=ner_conll).replace(
+        "teacher: {preset: ernie-tiny-test, epochs: 5, batch_size: 16, learning_rate: 5.0e-3}",
+        f"teacher: {{source: {workdir / 'export'}, train: false}}") + "arm: {enabled: false}\n"
+    _, imported = run_written_strategy(tmp_path_factory, "ner_from_program", strategy)
+    assert imported.artifacts[0].accuracy == pytest.approx(report.artifacts[0].accuracy, abs=1e-9)

@@ -96,16 +96,22 @@ def _ranked(params: dict) -> dict:
     return {kind: [layers[n] for n in sorted(layers)] for kind, layers in by_kind.items()}
 
 
-def _shape_settings(program: _Program, ranked: dict, source: str) -> dict:
-    """The config values every family shares, read from parameter shapes and op attributes."""
+def _shape_settings(program: _Program, ranked: dict, source: str, task) -> dict:
+    """The config values every family shares, read from parameter shapes and op attributes; the head's
+    (the linear layers after the encoder's) as ``task.head_from_program`` reads them."""
     def refuse(why):
-        raise ModelFileError(f"{source}: not an ERNIE/BERT-shaped sequence classifier ({why}); ppliteformer "
+        raise ModelFileError(f"{source}: not an ERNIE/BERT-shaped model of task {task.name} ({why}); ppliteformer "
                              "rebuilds only those from an inference model. Give the folder save_pretrained wrote "
                              "instead (model_config.json + model_state.pdparams).")
 
     embeddings, linears, norms = ranked.get("embedding", []), ranked.get("linear", []), ranked.get("layer_norm", [])
-    if len(embeddings) not in (3, 4) or not linears or (len(linears) - 2) % 6 or len(norms) != 1 + (len(linears) - 2) // 3:
+    layers = (len(norms) - 1) // 2  # the embeddings' norm, then two per encoder layer
+    if len(embeddings) not in (3, 4) or layers < 1 or len(norms) != 1 + 2 * layers or len(linears) <= 6 * layers:
         refuse(f"{len(embeddings)} embeddings, {len(linears)} linear layers, {len(norms)} layer norms")
+    try:
+        head = task.head_from_program([int(values["w_0"].shape[1]) for values in linears[6 * layers:]])
+    except ValueError as exc:
+        refuse(str(exc))
     vocab_size, hidden = embeddings[0]["w_0"].shape
     heads = [s[2] for s in program.reshape_shapes if len(s) == 4 and s[3] > 0 and s[2] * s[3] == hidden]
     if not heads:
@@ -114,28 +120,40 @@ def _shape_settings(program: _Program, ranked: dict, source: str) -> dict:
     if act is None:
         refuse("no gelu or relu activation")
     return dict(
-        vocab_size=int(vocab_size), hidden_size=int(hidden), num_hidden_layers=(len(linears) - 2) // 6,
+        vocab_size=int(vocab_size), hidden_size=int(hidden), num_hidden_layers=layers,
         num_attention_heads=int(heads[0]), intermediate_size=int(linears[4]["w_0"].shape[1]), hidden_act=act,
         max_position_embeddings=int(embeddings[1]["w_0"].shape[0]), type_vocab_size=int(embeddings[2]["w_0"].shape[0]),
-        layer_norm_eps=program.layer_norm_eps, num_labels=int(linears[-1]["w_0"].shape[1]),
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+        layer_norm_eps=program.layer_norm_eps, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        classifier_dropout=0.0, **head)
 
 
-def _candidates(settings: dict, ranked: dict):
-    """The families whose parameters an exported ERNIE/BERT/RoBERTa classifier can fill, most likely first:
-    ERNIE (which also computes BERT exactly, and carries task ids), then RoBERTa (other position ids)."""
+def _candidates(settings: dict, ranked: dict, task):
+    """The families whose parameters an exported ERNIE/BERT/RoBERTa model of ``task`` can fill, most likely
+    first: ERNIE (which also computes BERT exactly, and carries task ids), then RoBERTa (other position ids)."""
     import paddlenlp.transformers as transformers
 
     embeddings = ranked["embedding"]
     task_ids = len(embeddings) == 4
-    yield transformers.ErnieForSequenceClassification(transformers.ErnieConfig(
+    yield task.model_class("ErnieForSequenceClassification")(transformers.ErnieConfig(
         **settings, use_task_id=task_ids, task_type_vocab_size=int(embeddings[3]["w_0"].shape[0]) if task_ids else 3))
     if not task_ids:
-        yield transformers.RobertaForSequenceClassification(transformers.RobertaConfig(**settings))
+        yield task.model_class("RobertaForSequenceClassification")(transformers.RobertaConfig(**settings))
+
+
+def _unused_pooler(model, ranked: dict) -> set:
+    """The names of the pooler's parameters when the program holds none (a token classifier's outputs never
+    read it, so export leaves it out); they keep their fresh values."""
+    from .families import base_model
+
+    pooler = getattr(base_model(model), "pooler", None)
+    names = {p.name for p in pooler.parameters()} if pooler is not None else set()
+    mine = len(_ranked({p.name: p for p in model.parameters()}).get("linear", []))
+    return names if names and mine == len(ranked.get("linear", [])) + 1 else set()
 
 
 def _load_weights(model, ranked: dict, source: str) -> None:
-    mine = _ranked({p.name: p for p in model.parameters()})
+    skipped = _unused_pooler(model, ranked)
+    mine = _ranked({p.name: p for p in model.parameters() if p.name not in skipped})
     state = {}
     for kind, layers in mine.items():
         theirs = ranked.get(kind, [])
@@ -148,10 +166,11 @@ def _load_weights(model, ranked: dict, source: str) -> None:
                                          "can be rebuilt. Give the save_pretrained folder instead.")
                 state[param.name] = value
     for param in model.parameters():
-        param.set_value(state[param.name])
+        if param.name not in skipped:
+            param.set_value(state[param.name])
 
 
-def _inference_logits(model_file: Path, params_file: Path, feeds: list, arrays: dict) -> np.ndarray:
+def _inference_outputs(model_file: Path, params_file: Path, feeds: list, arrays: dict) -> list:
     import paddle.inference as pi
 
     config = pi.Config(str(model_file), str(params_file))
@@ -163,7 +182,7 @@ def _inference_logits(model_file: Path, params_file: Path, feeds: list, arrays: 
         handle.reshape(arrays[name].shape)
         handle.copy_from_cpu(arrays[name])
     predictor.run()
-    return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    return [predictor.get_output_handle(name).copy_to_cpu() for name in predictor.get_output_names()]
 
 
 def _check_arrays(feeds: list, vocab_size: int, source: str) -> dict:
@@ -178,29 +197,37 @@ def _check_arrays(feeds: list, vocab_size: int, source: str) -> dict:
             "attention_mask": np.ones(ids.shape, dtype="float32")}
 
 
-def rebuild_from_inference_model(folder, model_filename: str | None = None, params_filename: str | None = None):
-    """(a PaddleNLP classifier with the program's weights, largest logit difference vs the program).
+def rebuild_from_inference_model(folder, model_filename: str | None = None, params_filename: str | None = None,
+                                 task=None):
+    """(a PaddleNLP model of ``task`` (default seq_cls) with the program's weights, largest logit difference
+    vs the program).
 
     Each candidate family is filled with the program's parameters and run on the same ids as the
-    program (Paddle Inference); the first whose logits agree within LOGITS_ATOL is returned."""
-    import paddle
+    program (Paddle Inference); the first whose outputs (every one of them) agree within LOGITS_ATOL is
+    returned."""
+    from ..runtimes.host import DygraphModel
+    from ..tasks import DEFAULT_TASK, get_task
 
+    task = task or get_task(DEFAULT_TASK)
     model_file, params_file = find_program(folder, model_filename, params_filename)
     program = _read_program(model_file, params_file)
     ranked = _ranked(program.params)
-    settings = _shape_settings(program, ranked, str(folder))
+    settings = _shape_settings(program, ranked, str(folder), task)
     arrays = _check_arrays(program.feeds, settings["vocab_size"], str(folder))
-    expected = _inference_logits(model_file, params_file, program.feeds, arrays)
+    expected = _inference_outputs(model_file, params_file, program.feeds, arrays)
     tried = []
-    for model in _candidates(settings, ranked):
+    for model in _candidates(settings, ranked, task):
         _load_weights(model, ranked, str(folder))
-        model.eval()
-        with paddle.no_grad():
-            got = model(**{k: paddle.to_tensor(arrays[k]) for k in program.feeds}).numpy()
-        diff = float(np.abs(got - expected).max())
+        got = DygraphModel(model).run({k: arrays[k] for k in program.feeds})
+        if [o.shape for o in got] != [o.shape for o in expected]:
+            shapes = ", ".join(str(list(o.shape)) for o in expected)
+            raise ModelFileError(f"{folder}: the program's outputs ({shapes} for 2 texts of 16 tokens) are not those of "
+                                 f"a {task.name} model ({task.summary}): it was exported for another task. Set the "
+                                 "strategy's task to the model's, or give a model of this task.")
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected))
         if diff <= LOGITS_ATOL:
             return model, diff
         tried.append(f"{type(model).__name__} {diff:.2e}")
-    raise ModelFileError(f"{folder}: no model rebuilt from the program reproduces its logits (Paddle Inference; "
-                         f"largest difference: {', '.join(tried)}), so it is not a model ppliteformer can rebuild. "
-                         "Give the save_pretrained folder (model_config.json + model_state.pdparams) instead.")
+    raise ModelFileError(f"{folder}: no {task.name} model rebuilt from the program reproduces its outputs (Paddle "
+                         f"Inference; {', '.join(tried)}), so it is not a model ppliteformer can rebuild. Give the "
+                         "save_pretrained folder (model_config.json + model_state.pdparams) instead.")

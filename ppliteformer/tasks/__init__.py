@@ -99,6 +99,14 @@ class Task:
         """Config settings a fresh model of this task needs beyond ``num_labels`` (= ``len(splits.labels)``)."""
         return {}
 
+    def head_from_program(self, out_dims: list) -> dict:
+        """The head's config settings from the output widths of the linear layers an exported program holds
+        after its encoder (a pooler first where the model reads one); ValueError if they are not this task's."""
+        if len(out_dims) != 2:
+            raise ValueError(f"{len(out_dims)} linear layers after the encoder, where a {self.name} model has 2 "
+                             "(pooler, classifier)")
+        return {"num_labels": out_dims[-1]}
+
     def compare(self, reference: list, other: list) -> dict:
         """How far two runtimes' outputs on the same items are apart: ``max_abs_logit_diff`` and
         ``label_agreement`` (the share of predicted labels that agree, per item or per token)."""

@@ -243,6 +243,13 @@ class IntentAndSlots(Task):
     def baseline(self, splits, cfg) -> dict:
         return intent_and_window_tagger(splits, cfg.seed)
 
+    def head_from_program(self, out_dims: list) -> dict:
+        """[pooler,] the slot classifier, then the intent classifier (the order ``joint_class`` makes them)."""
+        if len(out_dims) not in (2, 3):
+            raise ValueError(f"{len(out_dims)} linear layers after the encoder, where an intent + slots model has "
+                             "a slot and an intent classifier (after a pooler, except RoBERTa)")
+        return {"num_labels": out_dims[-2], "num_intents": out_dims[-1]}
+
     def model_class(self, family_class_name: str):
         import paddlenlp.transformers as transformers
 

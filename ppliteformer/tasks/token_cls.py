@@ -202,6 +202,13 @@ class TokenClassification(Task):
     def baseline(self, splits, cfg) -> dict:
         return window_classifier(splits, cfg.seed)
 
+    def head_from_program(self, out_dims: list) -> dict:
+        """The classifier, after the pooler where the program kept one (export leaves an unread pooler out)."""
+        if len(out_dims) not in (1, 2):
+            raise ValueError(f"{len(out_dims)} linear layers after the encoder, where a token classifier has its "
+                             "classifier (and perhaps a pooler)")
+        return {"num_labels": out_dims[-1]}
+
 
 def _window_features(sentence, position: int) -> list:
     """The token and its two neighbours each side, and the bigrams around it, as hashed string features."""

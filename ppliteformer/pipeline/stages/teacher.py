@@ -40,20 +40,22 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir: Pa
             model.ernie.set_state_dict(paddle.load(str(pretrained / ENCODER_FILE)))
         return model, tokenizer
     from_program = is_inference_model_folder(cfg.source)
-    if from_program and task.name != DEFAULT_TASK:
-        raise ModelFileError(f"{cfg.source} is an exported inference model; a teacher rebuilt from a program is "
-                             f"a sequence classifier, not a {task.name} model. Give the model folder saved with "
-                             "save_pretrained (model_state.pdparams and its config) instead.")
     if from_program:
-        model, diff = rebuild_from_inference_model(cfg.source, cfg.model_filename or None, cfg.params_filename or None)
-        log.info("teacher: rebuilt from the inference model in %s as %s (%d layers, hidden %d); logits match the "
-                 "program's within %.1e", cfg.source, type(model).__name__, model.config.num_hidden_layers,
+        model, diff = rebuild_from_inference_model(cfg.source, cfg.model_filename or None, cfg.params_filename or None,
+                                                   task)
+        log.info("teacher: rebuilt from the inference model in %s as %s (%d layers, hidden %d); every output matches "
+                 "the program's within %.1e", cfg.source, type(model).__name__, model.config.num_hidden_layers,
                  model.config.hidden_size, diff)
         tokenizer = load_tokenizer(str(Path(cfg.source) / "vocab.txt"))
     else:
         model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None, task.auto_class(),
                                 task.head_config(splits) if cfg.train else {})
         tokenizer = load_tokenizer(cfg.source)
+    heads = {key: getattr(model.config, key, None) for key in task.head_config(splits)}
+    if heads != task.head_config(splits) and (not cfg.train or from_program):
+        raise ModelFileError(f"The model in '{cfg.source}' has heads {heads}, but the data needs "
+                             f"{task.head_config(splits)}. Use the data the model was trained on, or a model "
+                             "trained for it.")
     if model.config.num_labels != len(splits.labels) and (not cfg.train or from_program):
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
                              f"data has {len(splits.labels)} labels ({', '.join(splits.labels)}). "
