@@ -1,7 +1,8 @@
 """The engines ``ppliteformer bench`` times, one small object each, used on both sides of the
 child process: the parent asks an engine which model file it runs (``prepare``) and which
 configurations to try (``variants``); the child (``bench/child.py``) asks it to ``load`` that
-file and gets a runner with ``run(inputs)`` -> every output (the runtimes' interface, runtimes/host.py). A new engine is one class here.
+file and gets a runner with ``run(inputs)`` -> every output (the runtimes' interface,
+runtimes/host.py). A new engine is one class here.
 """
 from __future__ import annotations
 
