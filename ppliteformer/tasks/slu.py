@@ -128,11 +128,6 @@ class _JointAuto:
         return TASK.model_class(family_classifier).from_pretrained(str(source), config=config, **kwargs)
 
 
-def _softmax(logits, axis=-1):
-    shifted = np.exp(logits - logits.max(axis, keepdims=True))
-    return shifted / shifted.sum(axis, keepdims=True)
-
-
 class IntentAndSlots(Task):
     name = "slu"
     summary = "an utterance's intent and slots, one model with two heads (sentence accuracy)"
@@ -168,7 +163,7 @@ class IntentAndSlots(Task):
         s = splits.stats
         return (f"{s['rows']} utterances, {s['distinct_texts']} distinct, {s['contradictory_dropped']} labelled two "
                 f"ways dropped -> train {s['train']}, dev {s['dev']}, test {s['test']} ({s['intents']} intents, "
-                f"{(len(splits.labels) - 1) // 2} slot types, {splits.scheme}; {s['unseen_intent_texts']} dev/test "
+                f"{len({t[2:] for t in splits.labels if t != 'O'})} slot types, {splits.scheme}; {s['unseen_intent_texts']} dev/test "
                 "utterances have an intent the train split lacks)")
 
     def texts(self, items) -> list:
@@ -181,9 +176,9 @@ class IntentAndSlots(Task):
 
     def batch_targets(self, targets: list):
         """token_cls's [batch, pieces] slot ids with the intent id at position 0 ([CLS], which the slot loss
-        ignores), so that one array carries both."""
+        ignores), so that one array carries both (train batches only: every train intent has an id)."""
         out = TOKEN_TASK.batch_targets([t.slots for t in targets])
-        out[:, 0] = [max(t.intent_id, 0) for t in targets]
+        out[:, 0] = [t.intent_id for t in targets]
         return out
 
     @staticmethod
