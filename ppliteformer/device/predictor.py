@@ -27,7 +27,6 @@ arrays and the Lite runtimes, which ppliteformer's evaluation imports too), mode
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -40,12 +39,14 @@ import numpy as np
 try:  # inside the ppliteformer package
     from .lite_runtime import SegmentedIds, batch_arrays, item_output, measure_latency, mkl_avx2_env, open_model
     from .model_files import META_FILE, PredictorError, VOCAB_FILE, check_vocab, read_id_dtype, read_meta
+    from .tag_spans import chunks
 except ImportError:  # run as a script (predict.py): the sibling files beside it
     try:
         from lite_runtime import SegmentedIds, batch_arrays, item_output, measure_latency, mkl_avx2_env, open_model
         from model_files import META_FILE, PredictorError, VOCAB_FILE, check_vocab, read_id_dtype, read_meta
+        from tag_spans import chunks  # after the two above: a lone predict.py names lite_runtime.py first
     except ImportError as exc:
-        if exc.name not in ("lite_runtime", "model_files"):
+        if exc.name not in ("tag_spans", "lite_runtime", "model_files"):
             raise
         sys.exit(f"predict.py: {exc.name}.py is missing beside {__file__}. predict.py needs its sibling files "
                  "(lite_runtime.py, model_files.py, tag_spans.py): copy the bundle folder made by 'ppliteformer "
@@ -67,21 +68,6 @@ def load_tokenizer(vocab_path, lowercase: bool, max_seq_len: int):
         [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Split(symbols, behavior="isolated")])
     tokenizer.enable_truncation(max_length=max_seq_len)
     return tokenizer
-
-
-@functools.lru_cache(maxsize=None)
-def _tag_spans():
-    """tag_spans.py, the file beside this one (in ppliteformer/device/, and beside predict.py in a bundle),
-    loaded from its path so that neither a package import nor sys.path is needed."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("tag_spans", Path(__file__).resolve().with_name("tag_spans.py"))
-    if spec is None or not Path(spec.origin).is_file():
-        raise PredictorError(f"tag_spans.py is missing beside {Path(__file__).name}: a token model's bundle ships "
-                             "it. Copy the bundle whole again.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def entity_line(entities: list) -> str:
@@ -201,14 +187,13 @@ class TextClassifier:
     def _entities(self, text: str, logits) -> dict:
         """A token model's entities in ``text`` from its logits ([pieces, tags]): type, text, character
         offsets (end exclusive) and the lowest probability among its tokens' tags; with every token's tag."""
-        spans = _tag_spans()
         _, first, tokens = self.encode_tokens(text)
         probs = np.exp(logits - logits.max(-1, keepdims=True))
         probs /= probs.sum(-1, keepdims=True)
         best = [int(probs[p].argmax()) for p in first]
         tags = [self.labels[b] for b in best]
         entities = []
-        for chunk in spans.chunks(tags, self.scheme):
+        for chunk in chunks(tags, self.scheme):
             start, end = tokens[chunk.start][1], tokens[chunk.end - 1][2]
             entities.append({"type": chunk.kind, "text": text[start:end], "start": start, "end": end,
                              "probability": float(min(probs[first[k], best[k]] for k in range(chunk.start, chunk.end)))})

@@ -51,10 +51,11 @@ def _build_or_load(cfg: TeacherConfig, data_cfg: DataConfig, splits, out_dir: Pa
         model = load_pretrained(cfg.source, len(splits.labels) if cfg.train else None, task.auto_class(),
                                 task.head_config(splits) if cfg.train else {})
         tokenizer = load_tokenizer(cfg.source)
-    heads = {key: getattr(model.config, key, None) for key in task.head_config(splits)}
-    if heads != task.head_config(splits) and (not cfg.train or from_program):
+    needed = task.head_config(splits)
+    heads = {key: getattr(model.config, key, None) for key in needed}
+    if heads != needed and (not cfg.train or from_program):
         raise ModelFileError(f"The model in '{cfg.source}' has heads {heads}, but the data needs "
-                             f"{task.head_config(splits)}. Use the data the model was trained on, or a model "
+                             f"{needed}. Use the data the model was trained on, or a model "
                              "trained for it.")
     if model.config.num_labels != len(splits.labels) and (not cfg.train or from_program):
         raise ModelFileError(f"The model in '{cfg.source}' predicts {model.config.num_labels} classes but the "
