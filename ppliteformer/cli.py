@@ -104,7 +104,9 @@ def _cmd_bundle(args):
 
     _import_paddle_quietly()
     arm = optional_toolchain(without_it="the arm bundle's self-check is made without ARM kernels and it gets no lib/.")
-    for folder in make_bundle(args.workdir, args.artifact, args.out, args.samples, arm_toolchain=arm):
+    arm_fp16 = optional_toolchain(fp16=True)  # for an arm_fp16 .nb; without it that bundle is made as without arm's
+    for folder in make_bundle(args.workdir, args.artifact, args.out, args.samples, arm_toolchain=arm,
+                              arm_fp16_toolchain=arm_fp16):
         print(f"bundle: {folder}")
 
 

@@ -88,6 +88,18 @@ class ArtifactRecord(_FlatRecord):
     arm_cpu_identity: Optional[str] = None
     arm_instructions_per_inference: Optional[float] = None
     arm_instructions: Optional[dict] = None
+    arm_instructions_at_median_length: Optional[float] = None  # per inference, at median_length_tokens' ARM twin
+    # The arm_fp16 .nb (opt --enable_fp16) on the fp16 Lite build's kernels under qemu: float artifacts only
+    nb_bytes_arm_fp16: Optional[int] = None
+    accuracy_arm_fp16: Optional[float] = None
+    accuracy_arm_fp16_reference: Optional[float] = None  # the float program on the same texts (Paddle Inference)
+    arm_fp16_texts: Optional[int] = None
+    max_abs_logit_diff_arm_fp16_vs_reference: Optional[float] = None
+    label_agreement_arm_fp16_vs_reference: Optional[float] = None
+    arm_fp16_instructions_per_inference: Optional[float] = None
+    arm_fp16_instructions: Optional[dict] = None
+    arm_fp16_instructions_at_median_length: Optional[float] = None
+    arm_fp16_instructions_over_fp32: Optional[float] = None  # the fp16 .nb's count / the same artifact's arm .nb's
     accuracy_verified_by: str = ""
     # Each ratio's name says its direction: times_smaller and speedup are teacher / artifact (above 1 is
     # better), arm_instructions_over_* is artifact / teacher (or its source; below 1 is better).
@@ -122,6 +134,7 @@ class Report:
     task: str = "seq_cls"      # the strategy's task (ppliteformer/tasks)
     metric: str = "accuracy"   # the task's headline metric: what every ``accuracy*`` field of this report holds
     metric_label: str = "acc"  # its short name in tables
+    final_precision: str = ""  # fp32, int8 or fp16: which .nb of the final artifact is the final model
 
     def artifact(self, name: str) -> ArtifactRecord:
         return next(a for a in self.artifacts if a.name == name)

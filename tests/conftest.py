@@ -62,6 +62,7 @@ PAIR_CHAIN = """chain: [distill, prune, trim_vocab, embedding_int8, qat]
 distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 3, batch_size: 16, learning_rate: 5.0e-3}
 prune: {epochs: 1, importance_batches: 4}
 qat: {epochs: 1}
+convert: {targets: [arm, x86, arm_fp16]}
 """
 
 
@@ -78,7 +79,8 @@ def write_pair_tsv(path, reviews_tsv, seed: int = 5):
 
 @pytest.fixture(scope="session")
 def pair_run(tmp_path_factory, corpus_tsv):
-    """(workdir, report) of the whole chain on sentence pairs made from the sample reviews."""
+    """(workdir, report) of the whole chain on sentence pairs made from the sample reviews, every float
+    artifact also converted to fp16 (arm_fp16, run on the fp16 Lite build's kernels)."""
     data = write_pair_tsv(tmp_path_factory.mktemp("pair_data") / "pairs.tsv", corpus_tsv)
     return run_written_strategy(tmp_path_factory, "pairs", TINY_STRATEGY.format(data=data) + PAIR_CHAIN)
 

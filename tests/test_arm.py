@@ -97,13 +97,18 @@ def test_a_failed_arm_parity_check_fails_the_stage():
     from ppliteformer.pipeline.stages.arm_evaluate import _check
 
     strategy = Strategy(name="t", workdir="w")
-    fine = {"texts": 64, "max_abs_logit_diff": 1e-6, "label_agreement": 1.0}
-    _check(fine, strategy, int8=False, label="teacher_arm_evaluate")
+    fine = {"texts": 64, "max_abs_logit_diff": 1e-6, "label_agreement": 1.0, "reference_largest_abs_logit": 8.0}
+    _check(fine, strategy, "fp32", label="teacher_arm_evaluate")
     with pytest.raises(StageError, match="do not deploy"):
-        _check({**fine, "max_abs_logit_diff": 0.2}, strategy, int8=False, label="teacher_arm_evaluate")
-    _check({**fine, "max_abs_logit_diff": 0.2}, strategy, int8=True, label="qat_arm_evaluate")  # int8: labels rule
+        _check({**fine, "max_abs_logit_diff": 0.2}, strategy, "fp32", label="teacher_arm_evaluate")
+    _check({**fine, "max_abs_logit_diff": 0.2}, strategy, "int8", label="qat_arm_evaluate")  # int8: labels rule
     with pytest.raises(StageError, match="simulated int8"):
-        _check({**fine, "label_agreement": 0.95}, strategy, int8=True, label="qat_arm_evaluate")
+        _check({**fine, "label_agreement": 0.95}, strategy, "int8", label="qat_arm_evaluate")
+    # fp16: within 1% of the largest logit (0.08 here), labels on 99.5%
+    _check({**fine, "max_abs_logit_diff": 0.05, "label_agreement": 0.996}, strategy, "fp16", label="d_arm_fp16_evaluate")
+    for wrong in ({"max_abs_logit_diff": 0.1}, {"label_agreement": 0.99}):
+        with pytest.raises(StageError, match=r"\(fp16\).*0.01 x the largest logit \(8.00e-02\)"):
+            _check({**fine, **wrong}, strategy, "fp16", label="d_arm_fp16_evaluate")
 
 
 @needs_arm
@@ -154,13 +159,33 @@ def test_the_final_artifact_follows_the_arm_instruction_count(qat_instructions, 
     artifacts = [_artifact("teacher", False, 1.2e8), _artifact("embedding_int8", False, 5.9e6),
                  _artifact("qat", True, qat_instructions)]
     artifacts[-1].arm_instructions_over_source = round(qat_instructions / 5.9e6, 3)
-    chosen, reason = _final_choice(artifacts)
+    chosen, reason, precision = _final_choice(artifacts, 0.005)
     assert chosen == final and "a55 CPU identity" in reason
     assert ("does not pay" in reason) == (final != "qat")
+    assert precision == ("int8" if final == "qat" else "fp32")
 
 
 def test_without_arm_counts_the_last_step_is_final():
     from ppliteformer.report.build import _final_choice
 
     artifacts = [_artifact("teacher", False, None), _artifact("qat", True, None)]
-    assert _final_choice(artifacts)[0] == "qat"
+    assert _final_choice(artifacts, 0.005)[:3:2] == ("qat", "int8")
+
+
+@pytest.mark.parametrize("fp16_instructions, fp16_accuracy, chosen", [
+    (4.0e6, 0.850, ("embedding_int8", "fp16")),   # fewer instructions than int8, accuracy kept
+    (5.0e6, 0.850, ("qat", "int8")),              # more instructions than int8
+    (4.0e6, 0.840, ("qat", "int8")),              # one point below its float program: over fp16_max_drop
+])
+def test_fp16_is_weighed_like_int8_by_instructions_within_the_accuracy_limit(fp16_instructions, fp16_accuracy,
+                                                                              chosen):
+    from ppliteformer.report.build import _final_choice
+
+    source = _artifact("embedding_int8", False, 5.9e6)
+    source.arm_fp16_instructions_per_inference = fp16_instructions
+    source.accuracy_arm_fp16, source.accuracy_arm_fp16_reference = fp16_accuracy, 0.851
+    artifacts = [_artifact("teacher", False, 1.2e8), source, _artifact("qat", True, 4.8e6)]
+    artifacts[-1].arm_instructions_over_source = round(4.8e6 / 5.9e6, 3)
+    name, reason, precision = _final_choice(artifacts, 0.005)
+    assert (name, precision) == chosen
+    assert "fp16 .nb takes" in reason and (("fp16 is not chosen" in reason) == (precision != "fp16"))

@@ -1,7 +1,8 @@
 """The documented board workflow against an emulated aarch64 Debian board over real ssh
 (tests/emulated_board.py): run_on_board.py as a user runs it, from inside a bundle, for an
-fp32, an int8, a sentence-pair and a named-entity bundle; predict.py on the board, which has no
-paddlelite and no libgomp1."""
+fp32, an int8, a sentence-pair, an fp16 (sentence-pair), a named-entity and an intent + slots bundle;
+predict.py on the board, which has no paddlelite and no libgomp1. The board's qemu is an ARMv8.2-A core
+with FP16 (``-cpu max``); ``QEMU_CPU=cortex-a53`` in a command makes it an ARMv8.0 one without."""
 import json
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from .conftest import TINY_STRATEGY
 
 pytestmark = pytest.mark.tiny
 
-WHY_NOT = "; ".join(missing_parts()) or emulated_board.missing()
+WHY_NOT = "; ".join(missing_parts() + missing_parts(fp16=True)) or emulated_board.missing()
 needs_board = pytest.mark.skipif(bool(WHY_NOT), reason=f"no emulated ARM board here: {WHY_NOT}")
 REMOTE = "/tmp/ppliteformer_bundle"
 
@@ -32,8 +33,9 @@ def board(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run, slu_run):
-    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, and the final arm
-    bundles of the sentence-pair run ("pair"), the named-entity run ("ner") and the intent + slots run ("slu")."""
+    """{"fp32": teacher-arm, "int8": qat-arm, "x86": teacher-x86} bundles of one tiny run, the final arm
+    bundles of the sentence-pair run ("pair"), the named-entity run ("ner") and the intent + slots run ("slu"),
+    and the pair run's last float model in fp16 ("fp16")."""
     from ppliteformer.arm.toolchain import ensure_toolchain
     from ppliteformer.pipeline.bundle import make_bundle
     from ppliteformer.pipeline.workflow import run_strategy
@@ -45,7 +47,9 @@ def bundles(tmp_path_factory, corpus_tsv, pair_run, ner_run, slu_run):
     assert report.final == "qat" and report.artifact("qat").int8
     teacher = make_bundle(workdir, "teacher", workdir / "bundle", arm_toolchain=ensure_toolchain())
     pair_workdir, pair_report = pair_run
-    return {"fp32": workdir / "bundle" / "teacher-arm", "int8": workdir / "bundle" / "qat-arm",
+    fp16 = make_bundle(pair_workdir, pair_report.final_fp32, tmp_path_factory.mktemp("fp16"),
+                       arm_toolchain=ensure_toolchain(), arm_fp16_toolchain=ensure_toolchain(fp16=True))
+    return {"fp16": next(b for b in fp16 if b.name.endswith("-arm_fp16")),"fp32": workdir / "bundle" / "teacher-arm", "int8": workdir / "bundle" / "qat-arm",
             "x86": next(b for b in teacher if b.name == "teacher-x86"),
             "pair": pair_workdir / "bundle" / f"{pair_report.final}-arm",
             "ner": ner_run[0] / "bundle" / f"{ner_run[1].final}-arm",
@@ -61,7 +65,7 @@ def run_on_board(board, bundle, out, *extra):
 
 
 @needs_board
-@pytest.mark.parametrize("kind", ["fp32", "int8", "pair", "ner", "slu"])
+@pytest.mark.parametrize("kind", ["fp32", "int8", "pair", "fp16", "ner", "slu"])
 def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundles, kind, tmp_path):
     done = run_on_board(board, bundles[kind], tmp_path / "board.json")
     assert done.returncode == 0, done.stderr
@@ -73,7 +77,7 @@ def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundl
     assert sorted(shipped) == ["libgomp.so.1", "libpaddle_light_api_shared.so", "libppl_lite.so"]
     board_has = board.ssh("python3 -c 'import paddlelite'; ls /usr/lib/aarch64-linux-gnu")
     assert "No module named 'paddlelite'" in board_has.stderr and "libgomp.so.1" not in board_has.stdout.split()
-    pair = " --text-pair 太差了" if kind == "pair" else ""
+    pair = " --text-pair 太差了" if kind in ("pair", "fp16") else ""
     text = board.ssh(f"cd {REMOTE} && python3 predict.py --model . --text 质量很好{pair}")
     assert text.returncode == 0, text.stderr
     if kind == "ner":  # entities (or "-") and the text
@@ -83,9 +87,26 @@ def test_run_on_board_self_checks_and_times_the_bundle_on_the_board(board, bundl
         assert intent.startswith("atis_") and 0 < float(probability) <= 1 and echoed == "质量很好", text.stdout
     else:
         label, probability, *echoed = text.stdout.strip().split("\t")
-        labels = ("different", "same") if kind == "pair" else ("negative", "positive")
+        labels = ("different", "same") if kind in ("pair", "fp16") else ("negative", "positive")
         assert label in labels and 0.5 <= float(probability) <= 1, text.stdout
     assert text.stderr == "", "Paddle Lite's [I ...] log lines (or anything else) reached the user's screen"
+
+
+@needs_board
+def test_an_fp16_bundle_refuses_an_armv8_0_core_in_one_line_instead_of_an_illegal_instruction(board, bundles,
+                                                                                               tmp_path):
+    from ppliteformer.arm.toolchain import CHECKOUT_LITE_FP16, LITE_LIBRARY
+
+    bundle = bundles["fp16"]
+    assert (bundle / "lib" / LITE_LIBRARY).read_bytes() == (CHECKOUT_LITE_FP16 / "lib" / LITE_LIBRARY).read_bytes()
+    meta = json.loads((bundle / "ppliteformer_meta.json").read_text())
+    assert meta["precision"] == "fp16" and "ARMv8.2-A" in meta["min_cpu"]
+    assert "ARMv8.2-A" in (bundle / "README.txt").read_text()
+    assert run_on_board(board, bundle, tmp_path / "board.json").returncode == 0  # copies it; -cpu max has FP16
+    refused = board.ssh(f"cd {REMOTE} && QEMU_CPU=cortex-a53 python3 predict.py --model . --text 好 --text-pair 好")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "fp16 model" in refused.stderr and "lacks asimdhp and fphp" in refused.stderr
+    assert "Illegal instruction" not in refused.stderr and "Traceback" not in refused.stderr
 
 
 @needs_board

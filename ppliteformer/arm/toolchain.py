@@ -26,6 +26,7 @@ from ..atomic import temporary_name
 from ..errors import StageError
 
 LITE_ENV = "PPLITEFORMER_LITE_ARM"  # a Paddle Lite ARM build: include/paddle_api.h, lib/libpaddle_light_api_shared.so
+LITE_FP16_ENV = "PPLITEFORMER_LITE_ARM_FP16"  # the same, built with ARMv8.2 FP16 kernels (for arm_fp16 .nb files)
 CACHE_ENV = "PPLITEFORMER_CACHE"
 LITE_LIBRARY = "libpaddle_light_api_shared.so"
 SHIM_LIBRARY = "libppl_lite.so"
@@ -39,8 +40,12 @@ NATIVE = Path(__file__).resolve().parent / "native"
 QEMU = "qemu-aarch64"
 CROSS_CXX = "aarch64-linux-gnu-g++"
 SYSROOT = Path("/usr/aarch64-linux-gnu")  # Debian's aarch64 C/C++ runtime, from the cross compiler packages
-# The shared build next to a source checkout (../shared/lite-armv8 from the repository root).
+# The shared builds next to a source checkout (../shared/lite-armv8[-fp16] from the repository root).
 CHECKOUT_LITE = Path(__file__).resolve().parents[3] / "shared" / "lite-armv8"
+CHECKOUT_LITE_FP16 = CHECKOUT_LITE.with_name("lite-armv8-fp16")
+# Per build kind: (environment variable, default folder, strategy setting, how to make one)
+_BUILDS = {False: (LITE_ENV, CHECKOUT_LITE, "arm.lite_dir", "../shared/lite-armv8/build.sh"),
+           True: (LITE_FP16_ENV, CHECKOUT_LITE_FP16, "arm.lite_dir_fp16", "FP16=ON ../shared/lite-armv8/build.sh")}
 HOW_TO_INSTALL = ("install them with 'apt-get install qemu-user g++-aarch64-linux-gnu' (scripts/setup.sh does "
                   "this when run as root)")
 
@@ -54,6 +59,7 @@ class ArmToolchain:
     lite_dir: Path   # the Paddle Lite ARM build the native pieces are linked against
     build_dir: Path  # ppl_run, libppl_lite.so, insn_count.so and a copy of Lite's library
     qemu: str
+    fp16: bool = False  # Lite built with ARMv8.2 FP16 kernels: runs arm_fp16 .nb files on cores with FP16 only
 
     @property
     def runner(self) -> Path:
@@ -81,24 +87,26 @@ class ArmToolchain:
         return self.build_dir / FIXED_CLOCK
 
 
-def lite_dir(setting: str = "") -> Path | None:
-    """The Paddle Lite ARM build to use: the strategy's setting, then $PPLITEFORMER_LITE_ARM, then the
-    shared build beside a source checkout. None when none of them names one."""
-    for candidate in (setting, os.environ.get(LITE_ENV, ""), str(CHECKOUT_LITE)):
+def lite_dir(setting: str = "", fp16: bool = False) -> Path | None:
+    """The Paddle Lite ARM build to use: the strategy's setting, then $PPLITEFORMER_LITE_ARM (or _FP16), then
+    the shared build beside a source checkout. None when none of them names one."""
+    env, default, _, _ = _BUILDS[fp16]
+    for candidate in (setting, os.environ.get(env, ""), str(default)):
         if candidate:
             return Path(candidate).expanduser().resolve()
     return None
 
 
-def missing_parts(setting: str = "") -> list:
+def missing_parts(setting: str = "", fp16: bool = False) -> list:
     """What is missing to run arm `.nb` files here, each with how to get it ([] when nothing is)."""
     missing = []
-    found = lite_dir(setting)
+    found = lite_dir(setting, fp16)
     if found is None or not (found / "lib" / LITE_LIBRARY).is_file() or not (found / "include" / "paddle_api.h").is_file():
         where = found or "(none given)"
-        missing.append(f"a Paddle Lite ARM build ({where} has no lib/{LITE_LIBRARY} and include/paddle_api.h): "
-                       f"set {LITE_ENV} or the strategy's 'arm.lite_dir' to one (../shared/lite-armv8/build.sh "
-                       "makes one from the Paddle-Lite sources)")
+        env, _, strategy_setting, how = _BUILDS[fp16]
+        missing.append(f"a Paddle Lite ARM build{' with FP16 kernels' if fp16 else ''} ({where} has no "
+                       f"lib/{LITE_LIBRARY} and include/paddle_api.h): set {env} or the strategy's "
+                       f"'{strategy_setting}' to one ({how} makes one from the Paddle-Lite sources)")
     tools = [tool for tool in (QEMU, CROSS_CXX, "gcc") if shutil.which(tool) is None]
     if tools or not SYSROOT.is_dir():
         missing.append(f"{', '.join(tools) or SYSROOT}: {HOW_TO_INSTALL}")
@@ -145,24 +153,27 @@ def _build(lite: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def ensure_toolchain(setting: str = "") -> ArmToolchain:
-    """The toolchain, its native pieces built (once per Lite build); ArmToolchainMissing says what to install."""
-    missing = missing_parts(setting)
+def ensure_toolchain(setting: str = "", fp16: bool = False) -> ArmToolchain:
+    """The toolchain, its native pieces built (once per Lite build); ArmToolchainMissing says what to install.
+    ``fp16``: with the Lite build that has ARMv8.2 FP16 kernels."""
+    missing = missing_parts(setting, fp16)
     if missing:
-        raise ArmToolchainMissing("Cannot run arm .nb files on this machine. Missing: " + "; ".join(missing) + ".")
-    lite = lite_dir(setting)
+        raise ArmToolchainMissing(f"Cannot run arm{'_fp16' if fp16 else ''} .nb files on this machine. Missing: "
+                                  + "; ".join(missing) + ".")
+    lite = lite_dir(setting, fp16)
     dest = _cache_root() / f"arm-{_build_key(lite)}"
     if not (dest / RUNNER).is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         _build(lite, dest)
-    return ArmToolchain(lite_dir=lite, build_dir=dest, qemu=shutil.which(QEMU))
+    return ArmToolchain(lite_dir=lite, build_dir=dest, qemu=shutil.which(QEMU), fp16=fp16)
 
 
-def optional_toolchain(setting: str = "", required: bool = False, without_it: str = "") -> ArmToolchain | None:
+def optional_toolchain(setting: str = "", required: bool = False, without_it: str = "",
+                       fp16: bool = False) -> ArmToolchain | None:
     """``ensure_toolchain``, or None when something is missing and the caller can go on without it;
     ``without_it`` (what the user loses) is then logged once with the fix. ``required``: raise instead."""
     try:
-        return ensure_toolchain(setting)
+        return ensure_toolchain(setting, fp16)
     except ArmToolchainMissing as exc:
         if required:
             raise

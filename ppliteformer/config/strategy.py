@@ -64,12 +64,14 @@ class PretrainConfig(TrainingConfig):
 
 @dataclass(frozen=True)
 class ConvertConfig:
+    """The targets opt converts each artifact for. ``arm_fp16``: an arm `.nb` with opt's --enable_fp16 for
+    ARMv8.2-A cores with FP16 arithmetic (float artifacts only; run on the fp16 Lite build, arm.lite_dir_fp16)."""
     targets: typing.Tuple[str, ...] = ("arm", "x86")
 
     def __post_init__(self):
-        _check(len(self.targets) > 0 and set(self.targets) <= {"arm", "x86"} and
+        _check(len(self.targets) > 0 and set(self.targets) <= {"arm", "x86", "arm_fp16"} and
                len(set(self.targets)) == len(self.targets),
-               "targets must be a list drawn from arm and x86, each at most once")
+               "targets must be a list drawn from arm, x86 and arm_fp16, each at most once")
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,17 @@ class ArmConfig:
     min_texts: int = 64          # ... but never fewer than this many
     final_texts: int = 0      # test texts for the final artifact; 0: the whole test split
     int8_min_label_agreement: float = 0.99  # ARM int8 labels vs the simulated int8 program
+    # A Paddle Lite build with ARMv8.2 FP16 kernels for arm_fp16 .nb files; "-": $PPLITEFORMER_LITE_ARM_FP16, then
+    # ../shared/lite-armv8-fp16
+    lite_dir_fp16: str = "-"
+    # An arm_fp16 .nb vs the float program: fp16 keeps 11 significant bits, a relative rounding of 2**-11 = 4.9e-4
+    # per operation, and a logit passes through a few dozen such roundings in series: its error stays within ~1%
+    # of the largest logit (measured: 0.2% on the slu recipe's student), far below any label-flipping margin.
+    fp16_logits_rtol: float = 0.01
+    fp16_min_label_agreement: float = 0.995
+    # The final model is an fp16 .nb only when it takes fewer ARM instructions than the fp32 / int8 choice and its
+    # metric on the ARM kernels is at most this far below the float program's on the same texts
+    fp16_max_drop: float = 0.005
     count_runs: int = 5       # instruction count: (count of this many runs - count of 1 run) / (runs - 1)
 
     def __post_init__(self):
@@ -138,10 +151,17 @@ class ArmConfig:
         _check(self.final_texts >= 0, "final_texts must be 0 (the whole test split) or a positive count")
         _check(0 < self.int8_min_label_agreement <= 1, "int8_min_label_agreement must be in (0, 1]")
         _check(2 <= self.count_runs <= 100, "count_runs must be between 2 and 100")
+        _check(0 < self.fp16_logits_rtol < 1, "fp16_logits_rtol must be in (0, 1), e.g. 0.01")
+        _check(0 < self.fp16_min_label_agreement <= 1, "fp16_min_label_agreement must be in (0, 1]")
+        _check(0 <= self.fp16_max_drop < 1, "fp16_max_drop must be in [0, 1), e.g. 0.005 (half a point)")
 
     @property
     def lite_setting(self) -> str:
         return "" if self.lite_dir == "-" else self.lite_dir
+
+    @property
+    def lite_fp16_setting(self) -> str:
+        return "" if self.lite_dir_fp16 == "-" else self.lite_dir_fp16
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,15 @@ _PROBE = ("import sys\nfrom paddlelite.lite import MobileConfig, create_paddle_p
           "c = MobileConfig()\nc.set_model_from_file(sys.argv[1])\ncreate_paddle_predictor(c)\n")
 
 
-def nb_targets(nb_path) -> set:
-    """The hardware targets a `.nb` file's kernels were chosen for, e.g. {"arm", "host"}.
+_KERNEL_KEY = rb"[A-Za-z0-9_]+/[A-Za-z0-9_]+/(\d{1,2})/(\d{1,2})/\d{1,2}"  # op/alias/target/precision/layout
+_FP16_PRECISION = 5  # Lite's PrecisionType::kFP16
+# aarch64 AT_HWCAP bits for half-precision arithmetic (Linux arch/arm64 uapi hwcap.h) and their cpuinfo names
+FP16_HWCAPS = {"fphp": 1 << 9, "asimdhp": 1 << 10}
+_AT_HWCAP = 16
+
+
+def _kernel_places(nb_path) -> set:
+    """(target, precision) codes of every kernel a `.nb` file's topology names.
 
     Raises PredictorError when the file is not a complete Paddle Lite naive-buffer model.
     """
@@ -117,9 +124,37 @@ def nb_targets(nb_path) -> set:
             raise PredictorError(f"{nb_path} is not a Paddle Lite .nb model (or it is truncated). Make one "
                                  "with 'ppliteformer convert' or Paddle Lite's opt, and copy it whole.")
         topology = f.read(topology_size)
-    found = {int(m.group(1)) for m in re.finditer(rb"[A-Za-z0-9_]+/[A-Za-z0-9_]+/(\d{1,2})/\d{1,2}/\d{1,2}",
-                                                   topology)}
-    return {_LITE_TARGETS.get(t, f"target {t}") for t in found}
+    return {(int(m.group(1)), int(m.group(2))) for m in re.finditer(_KERNEL_KEY, topology)}
+
+
+def nb_targets(nb_path) -> set:
+    """The hardware targets a `.nb` file's kernels were chosen for, e.g. {"arm", "host"}."""
+    return {_LITE_TARGETS.get(target, f"target {target}") for target, _ in _kernel_places(nb_path)}
+
+
+def nb_uses_fp16(nb_path) -> bool:
+    """Whether the `.nb` has half-precision kernels (opt --enable_fp16): it needs a core with FP16 arithmetic."""
+    return any(precision == _FP16_PRECISION for _, precision in _kernel_places(nb_path))
+
+
+def cpu_fp16_features(auxv: str = "/proc/self/auxv", cpuinfo: str = "/proc/cpuinfo") -> set:
+    """Which of fphp / asimdhp this CPU has: the kernel's AT_HWCAP (what Lite itself reads), else the
+    Features line of /proc/cpuinfo."""
+    try:
+        data = Path(auxv).read_bytes()
+        pairs = np.frombuffer(data[:len(data) // 16 * 16], dtype="<u8").reshape(-1, 2)
+        hwcap = [int(value) for key, value in pairs if key == _AT_HWCAP]
+        if hwcap:
+            return {name for name, bit in FP16_HWCAPS.items() if hwcap[0] & bit}
+    except OSError:
+        pass
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    features = {word for line in text.splitlines() if line.lower().startswith("features")
+                for word in line.split(":", 1)[1].split()}
+    return features & set(FP16_HWCAPS)
 
 
 def this_machine_target() -> str:
@@ -136,6 +171,13 @@ def check_nb_target(nb_path) -> None:
         raise PredictorError(f"{nb_path} was converted for {', '.join(sorted(foreign))} and cannot run on this "
                              f"{here} machine. Convert the model with '--target {here}' to run it here, or "
                              "copy this file to a device of its own kind.")
+    if here == "arm" and nb_uses_fp16(nb_path):
+        lacking = sorted(set(FP16_HWCAPS) - cpu_fp16_features())
+        if lacking:
+            raise PredictorError(f"{nb_path} is an fp16 model: it needs an ARMv8.2-A core with FP16 arithmetic "
+                                 f"(Cortex-A55, A75, A76 or later), and this CPU lacks {' and '.join(lacking)}; "
+                                 "running it would die of an illegal instruction. Use the fp32 arm bundle of the "
+                                 "same model here.")
 
 
 def check_nb_loads(nb_path) -> None:

@@ -10,8 +10,12 @@
 The expected logits come from this machine. For an arm bundle, when the ARM toolchain is here
 (ppliteformer/arm), they are this very .nb's outputs on Paddle Lite's ARM kernels under qemu,
 so a device compares like with like (1e-3, fp32 and int8 alike), and lib/ holds the C shim and
-Lite's library for boards without the paddlelite package. Otherwise: Lite x86 for a float
-model (tight tolerance), Paddle Inference on the int8 program for an int8 one (a loose one).
+Lite's library for boards without the paddlelite package. An arm_fp16 bundle (opt --enable_fp16)
+is made the same way from the fp16 Lite build, whose library its lib/ holds: it runs on ARMv8.2-A
+cores with FP16 arithmetic only (its meta and README say so, and predict.py refuses any other core),
+beside the arm bundle for every other core. Otherwise: Lite x86 for a float model (tight
+tolerance), Paddle Inference on the int8 program for an int8 one (a loose one), and for an fp16
+model the float reference at fp16's tolerance.
 The samples are the most confident test texts, whose label a small difference cannot flip.
 """
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ..runtimes.host import PaddleInferenceModel, open_lite
 from ..steps import model_folder
 
 SELFCHECK_FILE = "selfcheck.json"
-ATOL = {"fp32": 1e-3, "int8": 0.25, "arm_kernels": 1e-3}
+ATOL = {"fp32": 1e-3, "int8": 0.25, "fp16": 0.1, "arm_kernels": 1e-3}
 ARM_KERNELS_LABEL = "paddle_lite_arm_kernels_qemu (this .nb on Paddle Lite's ARM kernels, emulated here)"
 
 
@@ -81,12 +85,13 @@ def _arm_expected(samples: list, classifier: TextClassifier, arm_nb: Path, toolc
             for s, out, row in zip(samples, outputs, ids)]
 
 
-def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8, arm_toolchain=None) -> list:
+def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int = 8, arm_toolchain=None,
+                arm_fp16_toolchain=None) -> list:
     """Bundle ``artifact`` (default: the report's final) for each target it was converted to.
 
     With ``arm_toolchain`` (an ArmToolchain) the arm bundle's expected logits come from Paddle
     Lite's ARM kernels, and its lib/ gets the libraries predict.py needs where no paddlelite
-    package exists.
+    package exists; ``arm_fp16_toolchain`` does the same for the arm_fp16 bundle.
     """
     from ..report.render import read_report
 
@@ -107,12 +112,17 @@ def make_bundle(workdir, artifact: str | None = None, out_dir=None, samples: int
             "made_with": "paddle_lite_x86" if x86.is_dir() else "paddle_inference (int8 program)"}
     out_dir = Path(out_dir) if out_dir else workdir / BUNDLE_DIR
     made = []
+    toolchains = {"arm": arm_toolchain, "arm_fp16": arm_fp16_toolchain}
     for target_dir in sorted(p for p in converted.iterdir() if (p / NB_FILE).is_file()):
         checks, libraries = here, ()
-        if target_dir.name == "arm" and arm_toolchain is not None:
-            checks = {"atol": ATOL["arm_kernels"], "artifact": artifact, "made_with": ARM_KERNELS_LABEL,
-                      "samples": _arm_expected(chosen, classifier, target_dir / NB_FILE, arm_toolchain)}
-            libraries = arm_toolchain.board_libraries
+        if target_dir.name == "arm_fp16":
+            checks = {**here, "atol": ATOL["fp16"]}
+        toolchain = toolchains.get(target_dir.name)
+        if toolchain is not None:
+            made_with = ARM_KERNELS_LABEL + (" (the Lite build with ARMv8.2 FP16 kernels)" if toolchain.fp16 else "")
+            checks = {"atol": ATOL["arm_kernels"], "artifact": artifact, "made_with": made_with,
+                      "samples": _arm_expected(chosen, classifier, target_dir / NB_FILE, toolchain)}
+            libraries = toolchain.board_libraries
         made.append(_write_bundle(target_dir, out_dir / f"{artifact}-{target_dir.name}", checks, libraries))
     return made
 
@@ -132,8 +142,10 @@ def _write_bundle(target_dir: Path, dest: Path, checks: dict, libraries=()) -> P
         for library in libraries:
             shutil.copy(library, tmp / "lib" / Path(library).name)
     (tmp / SELFCHECK_FILE).write_text(json.dumps(checks, ensure_ascii=False, indent=1), encoding="utf-8")
+    meta = json.loads((target_dir / META_FILE).read_text(encoding="utf-8"))
+    needs = f"It needs {meta['min_cpu']}; predict.py refuses any other core.\n\n" if meta.get("min_cpu") else ""
     (tmp / "README.txt").write_text(
-        f"ppliteformer bundle: {checks['artifact']} for {target_dir.name}.\n\n"
+        f"ppliteformer bundle: {checks['artifact']} for {target_dir.name}.\n{needs}\n"
         "On the device (Python 3 with numpy and tokenizers; paddlelite where pip has it, else lib/ is used):\n"
         "  python3 predict.py --model . --selfcheck selfcheck.json    # labels and logits as made here\n"
         "  python3 predict.py --model . --text \"质量很好\"\n"

@@ -16,6 +16,9 @@ INT8_PROXY = ("paddle_inference: the int8 program (quantize/dequantize around ev
 ARM_KERNELS = ("paddle_lite_arm_kernels_qemu: the arm .nb run by Paddle Lite's ARM kernels (v2.13-rc, aarch64) "
                "under qemu-aarch64 user-mode emulation on this x86 machine ('accuracy_arm', on 'arm_texts' test "
                "texts); emulation checks numerics and counts instructions, it is not a device and times nothing")
+ARM_FP16_KERNELS = ("paddle_lite_arm_fp16_kernels_qemu: the arm_fp16 .nb (opt --enable_fp16) run by the same Paddle "
+                    "Lite built with ARMv8.2 FP16 kernels, under qemu-aarch64 -cpu max (a core with FP16 arithmetic; "
+                    "'accuracy_arm_fp16', on 'arm_fp16_texts' test texts)")
 
 
 # The artifact's stage kind -> {record field: the metric that stage reported}
@@ -24,12 +27,16 @@ _METRICS = {
                  "max_abs_logit_diff_lite_vs_inference": "max_abs_logit_diff",
                  "label_agreement_lite_vs_inference": "label_agreement",
                  "accuracy_x86_int8_onednn": "accuracy_x86_int8_onednn"},
-    "convert": {"nb_bytes_arm": "nb_bytes_arm", "nb_bytes_x86": "nb_bytes_x86"},
+    "convert": {"nb_bytes_arm": "nb_bytes_arm", "nb_bytes_x86": "nb_bytes_x86", "nb_bytes_arm_fp16": "nb_bytes_arm_fp16"},
     "bench": {"peak_memory_mb": "peak_rss_mb"},  # of the process timing the x86 .nb
     "arm_evaluate": {"accuracy_arm": "accuracy", "arm_texts": "texts", "arm_whole_test_split": "whole_test_split",
                      "arm_reference": "reference", "max_abs_logit_diff_arm_vs_reference": "max_abs_logit_diff",
                      "label_agreement_arm_vs_reference": "label_agreement", "arm_cpu_identity": "cpu_identity",
                      "arm_instructions": "instructions"},
+    "arm_fp16_evaluate": {"accuracy_arm_fp16": "accuracy", "accuracy_arm_fp16_reference": "accuracy_reference_same_texts",
+                          "arm_fp16_texts": "texts", "max_abs_logit_diff_arm_fp16_vs_reference": "max_abs_logit_diff",
+                          "label_agreement_arm_fp16_vs_reference": "label_agreement",
+                          "arm_fp16_instructions": "instructions"},
 }
 
 
@@ -38,22 +45,32 @@ def _artifact(name: str, records: dict, parameters) -> ArtifactRecord:
         return records.get(artifact_stage_name(name, kind), {}).get("metrics", {})
 
     int8 = name != TEACHER and get_step(name).int8
-    latency, arm = metrics("bench"), metrics("arm_evaluate")
+    latency, arm, fp16 = metrics("bench"), metrics("arm_evaluate"), metrics("arm_fp16_evaluate")
     record = ArtifactRecord(name=name, int8=int8, parameters=parameters,
                             **{field: metrics(kind).get(metric)
                                for kind, fields in _METRICS.items() for field, metric in fields.items()})
     record.inference_model_bytes = records.get(model_stage_name(name), {}).get("metrics", {}).get("model_bytes")
-    record.arm_instructions_per_inference = (record.arm_instructions or {}).get("instructions_per_inference")
+    record.arm_instructions_per_inference = _per_inference(arm.get("instructions"))
+    record.arm_instructions_at_median_length = _per_inference(arm.get("instructions_at_median_length"))
+    record.arm_fp16_instructions_per_inference = _per_inference(fp16.get("instructions"))
+    record.arm_fp16_instructions_at_median_length = _per_inference(fp16.get("instructions_at_median_length"))
+    record.arm_fp16_instructions_over_fp32 = _ratio(record.arm_fp16_instructions_per_inference,
+                                                    record.arm_instructions_per_inference, 3)
     if int8:  # Paddle Inference on oneDNN's int8 kernels: Lite x86 cannot run int8 matmuls
         record.latency_ms_x86_int8, record.latency_x86_int8 = latency.get("median_ms"), latency
     else:
         record.latency_ms_x86_lite, record.latency_x86_lite = latency.get("median_ms"), latency or None
     at_median = latency.get("at_median_length") or {}
     record.median_length_tokens, record.latency_ms_at_median_length = at_median.get("seq_len"), at_median.get("median_ms")
+    record.median_length_tokens = record.median_length_tokens or (arm.get("instructions_at_median_length") or {}).get("seq_len")
     record.accuracy_verified_by = "; ".join(
-        ([ARM_KERNELS] if arm else []) +
+        ([ARM_KERNELS] if arm else []) + ([ARM_FP16_KERNELS] if fp16 else []) +
         [INT8_PROXY if int8 else "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"])
     return record
+
+
+def _per_inference(instructions) -> float | None:
+    return (instructions or {}).get("instructions_per_inference")
 
 
 def _step_result(name: str, records: dict) -> StepResult:
@@ -81,7 +98,7 @@ def build_report(strategy, records: dict) -> Report:
         _set_control(entry, source, records)
     steps.update({f"{n}_control": _step_result(f"{n}_control", records) for n in strategy.chain
                   if f"{n}_control" in records})
-    final, final_reason = _final_choice(artifacts)
+    final, final_reason, final_precision = _final_choice(artifacts, strategy.arm.fp16_max_drop)
     return Report(
         strategy=strategy.name,
         chain=list(strategy.chain),
@@ -95,7 +112,7 @@ def build_report(strategy, records: dict) -> Report:
         total_seconds=round(sum(r.get("seconds") or 0 for r in records.values()), 1),
         artifacts=artifacts,
         baselines=records.get("baselines", {}).get("metrics", {}),
-        task=task.name, metric=task.metric, metric_label=task.metric_label,
+        task=task.name, metric=task.metric, metric_label=task.metric_label, final_precision=final_precision,
     )
 
 
@@ -117,21 +134,39 @@ def _set_control(entry: ArtifactRecord, source: ArtifactRecord, records: dict) -
         entry.gain_over_control = round(entry.accuracy - entry.control_accuracy, 4)
 
 
-def _final_choice(artifacts: list) -> tuple:
-    """(final artifact, why): the last one, unless it is int8 and its ARM kernels take at least as many
-    instructions as the float model it was quantized from; then that model, which is then both
-    as fast on ARM and free of int8's rounding."""
+def _final_choice(artifacts: list, fp16_max_drop: float) -> tuple:
+    """(final artifact, why, its precision): the last one, unless it is int8 and its ARM kernels take at least
+    as many instructions as the float model it was quantized from; then that model, which is then both
+    as fast on ARM and free of int8's rounding. Then fp16 is weighed the same way: the float model's
+    fp16 .nb is final when it takes fewer instructions than that choice, within ``fp16_max_drop``."""
+    name, reason, precision = _int8_choice(artifacts)
+    float_one = artifacts[-2] if artifacts[-1].int8 else artifacts[-1]
+    fp16 = float_one.arm_fp16_instructions_per_inference
+    if fp16 is None or float_one.accuracy_arm_fp16 is None:
+        return name, reason, precision
+    chosen = next(a for a in artifacts if a.name == name).arm_instructions_per_inference
+    drop = float_one.accuracy_arm_fp16_reference - float_one.accuracy_arm_fp16
+    measured = (f"{float_one.name}'s fp16 .nb takes {fp16 / 1e6:.2f} M aarch64 instructions per inference against "
+                f"{chosen / 1e6:.2f} M for {name} ({precision}) and scores {drop * 100:+.2f} points below its float "
+                f"program on the same texts (limit arm.fp16_max_drop {fp16_max_drop * 100:.2f})")
+    if drop <= fp16_max_drop and fp16 < chosen:
+        return (float_one.name, f"{reason}; {measured}: the final model is {float_one.name} in fp16, for ARMv8.2-A "
+                                "cores with FP16 arithmetic (the fp32 arm .nb serves older cores)", "fp16")
+    return name, f"{reason}; {measured}: fp16 is not chosen", precision
+
+
+def _int8_choice(artifacts: list) -> tuple:
     last = artifacts[-1]
     ratio = last.arm_instructions_over_source
     if not last.int8 or ratio is None:
-        return last.name, "the last step of the chain"
+        return last.name, "the last step of the chain", "int8" if last.int8 else "fp32"
     source = artifacts[-2].name
     measured = (f"{last.name} (int8) takes {ratio:.2f}x the aarch64 instructions per inference of {source}, the "
                 f"float model it was quantized from (Paddle Lite ARM kernels under qemu, "
                 f"{last.arm_cpu_identity} CPU identity)")
     if ratio < 1:
-        return last.name, f"{measured}: int8 pays on ARM"
-    return source, f"{measured}: int8 does not pay on ARM at this model size, so the final model is {source}"
+        return last.name, f"{measured}: int8 pays on ARM", "int8"
+    return source, f"{measured}: int8 does not pay on ARM at this model size, so the final model is {source}", "fp32"
 
 
 def _ratio(numerator, denominator, digits: int = 2):
@@ -183,14 +218,28 @@ def format_table(report: Report) -> str:
         lines.append(f"At the test split's median length ({at_median[0].median_length_tokens} tokens), batch 1, 1 thread: "
                      + ", ".join(f"{a.name} {_fmt(a.latency_ms_at_median_length, 'ms')}"
                                  + (" (oneDNN int8)" if a.int8 else "") for a in at_median) + " (Lite x86 unless said).")
-    if report.final_reason and report.artifacts[-1].int8:
-        lines.append(f"final: {report.final}: {report.final_reason}.")
+    if report.final_reason and (report.artifacts[-1].int8 or report.final_precision == "fp16"):
+        lines.append(f"final: {report.final} ({report.final_precision}): {report.final_reason}.")
     arm = [a for a in report.artifacts if a.accuracy_arm is not None]
     if arm:
         counts = ", ".join(f"{a.name} {a.arm_texts}" for a in arm)
         lines.append(f"ARM kernels: Paddle Lite's aarch64 kernels under qemu emulation ({arm[0].arm_cpu_identity} CPU "
                      f"identity), test texts run: {counts}; instructions per inference at batch 1, seq "
                      f"{arm[0].arm_instructions['seq_len']}, 1 thread: an instruction count, not a time on a device.")
+    at_median = [a for a in arm if a.arm_instructions_at_median_length]
+    if at_median:
+        lines.append(f"ARM instructions per inference at the test split's median length "
+                     f"({at_median[0].median_length_tokens or '-'} tokens): "
+                     + ", ".join(f"{a.name} {_fmt(a.arm_instructions_at_median_length, 'minsn')}" for a in at_median)
+                     + ".")
+    for a in report.artifacts:
+        if a.accuracy_arm_fp16 is not None:
+            lines.append(f"{a.name} (fp16 .nb, ARMv8.2-A with FP16 only): {report.metric} "
+                         f"{_fmt(a.accuracy_arm_fp16, 'acc')} on the fp16 ARM kernels (emulated) over {a.arm_fp16_texts} "
+                         f"test texts ({_fmt(a.accuracy_arm_fp16_reference, 'acc')} float on the same texts), "
+                         f"{_fmt(a.arm_fp16_instructions_per_inference, 'minsn')} instructions per inference "
+                         f"({_fmt(a.arm_fp16_instructions_over_fp32, 'ratio')}x its fp32 .nb), .nb "
+                         f"{_fmt(a.nb_bytes_arm_fp16, 'mb')}.")
     for a in report.artifacts:
         if a.int8:
             on_arm = (f"{_fmt(a.accuracy_arm, 'acc')} on ARM int8 kernels (emulated), " if

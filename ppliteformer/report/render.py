@@ -201,11 +201,20 @@ def _artifact_section(report: Report, devices: list) -> _Section:
         ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.arm_instructions_per_inference
          else f"{_num(_scaled(a.arm_instructions_per_inference, 1e-6), '.2f', ' M')} / "
               f"{_num(a.arm_instructions_over_teacher, '.3f')}"),
+        ("ARM instructions at the median test length", lambda a: "-" if not a.arm_instructions_at_median_length
+         else _num(_scaled(a.arm_instructions_at_median_length, 1e-6), ".2f", " M")),
         ("gain over its control", lambda a: "-" if a.gain_over_control is None else
          f"{_num(_scaled(a.gain_over_control, 100), '+.2f', ' pts')} vs {_num(a.control_accuracy, '.4f')}"),
         ("parameters", lambda a: _num(a.parameters, ",.0f")),
         ("peak memory", lambda a: _num(a.peak_memory_mb, ".1f", " MB")),
     ]
+    if any(a.accuracy_arm_fp16 is not None for a in report.artifacts):
+        columns.insert(columns.index(next(c for c in columns if c[0] == "gain over its control")), (
+            f"fp16 .nb on ARMv8.2 FP16 kernels (emulated): {metric} / texts / instructions / vs fp32 .nb",
+            lambda a: "-" if a.accuracy_arm_fp16 is None else
+            f"{_num(a.accuracy_arm_fp16, '.4f')} / {a.arm_fp16_texts} / "
+            f"{_num(_scaled(a.arm_fp16_instructions_per_inference, 1e-6), '.2f', ' M')} / "
+            f"{_num(a.arm_fp16_instructions_over_fp32, '.3f')}x"))
     if devices:
         columns.append(("ARM device latency", lambda a: "; ".join(
             f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"

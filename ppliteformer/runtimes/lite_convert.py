@@ -1,4 +1,9 @@
-"""Paddle Lite opt: an inference model folder -> `.nb` for arm or x86.
+"""Paddle Lite opt: an inference model folder -> `.nb` for arm, arm_fp16 or x86.
+
+arm_fp16 is opt's ``--enable_fp16``: the kernels that Lite 2.13 has in half precision (fc, matmul,
+softmax, elementwise ...) run in fp16 on an ARMv8.2-A core with FP16 arithmetic, the rest in fp32 with
+casts between; the weights stay fp32 in the file. Its meta says so (``precision``, ``min_cpu``), and
+the predictor refuses such a `.nb` on a core without FP16 instead of dying of SIGILL.
 
 opt runs as a child process: a Lite fatal error aborts the process that hits it, and
 this way it only ends opt, whose output becomes a clear error. For x86, opt converts a copy
@@ -18,7 +23,8 @@ from ..errors import ModelFileError, StageError
 from ..layout import META_FILE, MODEL_FILE, NB_FILE, PARAMS_FILE, VOCAB_FILE
 from .host import child_env
 
-TARGETS = ("arm", "x86")
+TARGETS = ("arm", "x86", "arm_fp16")
+FP16_MIN_CPU = "ARMv8.2-A with FP16 arithmetic (cpuinfo features fphp and asimdhp: Cortex-A55, A75, A76 and later)"
 OPT_TIMEOUT_S = 900
 REWRITES_FILE = "x86_rewrites.json"
 
@@ -72,9 +78,12 @@ def convert_model(model_dir, out_dir, target: str) -> Path:
 
 def _opt(model_dir: Path, out_dir: Path, target: str, shown: Path) -> Path:
     """opt on ``model_dir`` (``shown`` is the folder named in errors: the user's, not a temporary copy)."""
+    fp16 = target == "arm_fp16"
     command = [sys.executable, opt_executable(), f"--model_file={model_dir / MODEL_FILE}",
                f"--param_file={model_dir / PARAMS_FILE}", f"--optimize_out={out_dir / 'model'}",
-               "--optimize_out_type=naive_buffer", f"--valid_targets={target}"]
+               "--optimize_out_type=naive_buffer", f"--valid_targets={'arm' if fp16 else target}"]
+    if fp16:
+        command.append("--enable_fp16=true")
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=OPT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -89,6 +98,8 @@ def _opt(model_dir: Path, out_dir: Path, target: str, shown: Path) -> Path:
         shutil.copy(model_dir / VOCAB_FILE, out_dir / VOCAB_FILE)
     if (model_dir / META_FILE).is_file():  # with the target the .nb runs on, which the device scripts check
         meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
-        (out_dir / META_FILE).write_text(json.dumps({**meta, "target": target}, indent=2, ensure_ascii=False),
-                                         encoding="utf-8")
+        meta["target"] = "arm" if fp16 else target
+        if fp16:
+            meta.update(precision="fp16", min_cpu=FP16_MIN_CPU)
+        (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return nb

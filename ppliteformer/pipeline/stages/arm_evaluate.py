@@ -6,13 +6,18 @@ Two results, both labelled as coming from emulated ARM kernels (not from a devic
   Paddle Inference on the same program: float for an fp32 artifact (logits within
   ``evaluate.logits_atol``, labels on ``evaluate.min_label_agreement``), the simulated int8
   program for an int8 one (labels on ``arm.int8_min_label_agreement``; the largest logit
-  difference is reported). A failed check fails the run.
-- aarch64 instructions per inference at batch 1, the bench sequence length, 1 thread.
+  difference is reported), the float program for an arm_fp16 `.nb` run on the fp16 Lite build
+  (logits within ``arm.fp16_logits_rtol`` of the largest logit, labels on
+  ``arm.fp16_min_label_agreement``). A failed check fails the run.
+- aarch64 instructions per inference at batch 1, 1 thread, at the bench sequence length and at
+  the test split's median length (a phone's texts are short).
 """
 from __future__ import annotations
 
 import logging
 import time
+
+import numpy as np
 
 from ...arm.emulator import ArmEmulator, ArmKernelsModel
 from ...arm.toolchain import ArmToolchain
@@ -28,6 +33,8 @@ from ...tasks import get_task, stage_config
 log = logging.getLogger(__name__)
 
 RUNTIME = "paddle_lite_arm_kernels_qemu"
+PRECISIONS = ("fp32", "int8", "fp16")
+REFERENCES = {"fp32": "paddle_inference", "int8": "paddle_inference_int8_simulated", "fp16": "paddle_inference"}
 
 
 def _outputs_within_budget(model: ArmKernelsModel, ids: list, pad_id: int, cfg) -> list:
@@ -41,24 +48,39 @@ def _outputs_within_budget(model: ArmKernelsModel, ids: list, pad_id: int, cfg) 
     return outputs + (outputs_over(model, ids[first:first + more], pad_id, batch_size=1) if more > 0 else [])
 
 
-def _check(metrics: dict, strategy, int8: bool, label: str) -> None:
-    if int8:
-        ok = metrics["label_agreement"] >= strategy.arm.int8_min_label_agreement
-        rule = f"labels agree on at least {strategy.arm.int8_min_label_agreement:.2%}"
-    else:
-        ok = (metrics["max_abs_logit_diff"] <= strategy.evaluate.logits_atol and
-              metrics["label_agreement"] >= strategy.evaluate.min_label_agreement)
-        rule = (f"logits within {strategy.evaluate.logits_atol:.0e} and labels agree on at least "
-                f"{strategy.evaluate.min_label_agreement:.2%}")
+def _rule(metrics: dict, strategy, precision: str) -> tuple:
+    """(whether the ARM outputs pass the precision's parity rule, the rule in words)."""
+    arm, agreement = strategy.arm, metrics["label_agreement"]
+    if precision == "int8":
+        return (agreement >= arm.int8_min_label_agreement,
+                f"labels agree on at least {arm.int8_min_label_agreement:.2%}")
+    if precision == "fp16":
+        atol = arm.fp16_logits_rtol * metrics["reference_largest_abs_logit"]
+        return (metrics["max_abs_logit_diff"] <= atol and agreement >= arm.fp16_min_label_agreement,
+                f"logits within {arm.fp16_logits_rtol:g} x the largest logit ({atol:.2e}) and labels agree on at "
+                f"least {arm.fp16_min_label_agreement:.2%}")
+    ev = strategy.evaluate
+    return (metrics["max_abs_logit_diff"] <= ev.logits_atol and agreement >= ev.min_label_agreement,
+            f"logits within {ev.logits_atol:.0e} and labels agree on at least {ev.min_label_agreement:.2%}")
+
+
+def _check(metrics: dict, strategy, precision: str, label: str) -> None:
+    ok, rule = _rule(metrics, strategy, precision)
     if not ok:
         raise StageError(
-            f"{label}: Paddle Lite's ARM kernels and the {'simulated int8 ' if int8 else ''}program on Paddle "
-            f"Inference disagree on {metrics['texts']} test texts: largest logit difference "
+            f"{label}: Paddle Lite's ARM kernels ({precision}) and the {'simulated int8 ' if precision == 'int8' else ''}"
+            f"program on Paddle Inference disagree on {metrics['texts']} test texts: largest logit difference "
             f"{metrics['max_abs_logit_diff']:.2e}, labels agree on {metrics['label_agreement']:.2%} (required: "
             f"{rule}). The arm .nb does not compute what the model does; do not deploy it.")
 
 
-def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy, int8: bool, final: bool,
+def _largest_abs_logit(outputs: list) -> float:
+    """The largest |value| over every item's outputs (an array, or a tuple of arrays per item)."""
+    return max(float(np.abs(part).max()) for item in outputs
+               for part in (item if isinstance(item, tuple) else (item,)))
+
+
+def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy, precision: str, final: bool,
                     label: str) -> dict:
     """The task's metric of the arm .nb on the ARM kernels, its parity with Paddle Inference, its instructions."""
     cfg = strategy.arm
@@ -77,28 +99,40 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
     arm_scores = task.score(arm, targets[:count], splits.labels)
     metrics = {"runtime": RUNTIME, "cpu_identity": emulator.cpu, "texts": count, "test_texts": len(ids),
                "whole_test_split": count == len(ids),
-               "reference": "paddle_inference_int8_simulated" if int8 else "paddle_inference",
+               "precision": precision, "reference": REFERENCES[precision],
                "accuracy": arm_scores[task.metric], "task_metrics": arm_scores,
                "accuracy_reference_same_texts": task.score(reference, targets[:count], splits.labels)[task.metric],
-               **task.compare(reference, arm)}
-    _check(metrics, strategy, int8, label)
-    bench_feeds = synthetic_inputs(1, strategy.bench.seq_len, len(tokenizer), id_dtype=id_dtype)  # as Lite x86 is timed
-    metrics["instructions"] = emulator.instructions(arm_nb, bench_feeds, cfg.count_runs)
-    metrics["instructions"]["seq_len"] = strategy.bench.seq_len
-    log.info(f"{label}: ARM kernels under qemu ({emulator.cpu} CPU identity): {task.metric} {metrics['accuracy']:.4f} on "
-          f"{count} of {len(ids)} test texts; vs {metrics['reference']} largest logit difference "
-          f"{metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
-          f"{metrics['instructions']['instructions_per_inference'] / 1e6:.2f} M aarch64 instructions per inference "
-          f"(batch 1, seq {strategy.bench.seq_len}, 1 thread; an instruction count, not a time)")
+               "reference_largest_abs_logit": _largest_abs_logit(reference), **task.compare(reference, arm)}
+    _check(metrics, strategy, precision, label)
+    median = int(np.median([len(row) for row in ids]))  # as the bench stage's median length
+    counts = {}
+    for seq_len in dict.fromkeys((strategy.bench.seq_len, median)):  # once where the two lengths are one
+        feeds = synthetic_inputs(1, seq_len, len(tokenizer), id_dtype=id_dtype)  # as Lite x86 is timed
+        counts[seq_len] = {**emulator.instructions(arm_nb, feeds, cfg.count_runs), "seq_len": seq_len}
+    metrics["instructions"], metrics["instructions_at_median_length"] = counts[strategy.bench.seq_len], counts[median]
+    log.info(f"{label}: ARM kernels ({precision}) under qemu ({emulator.cpu} CPU identity): {task.metric} "
+             f"{metrics['accuracy']:.4f} on {count} of {len(ids)} test texts; vs {metrics['reference']} largest logit "
+             f"difference {metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
+             f"{metrics['instructions']['instructions_per_inference'] / 1e6:.2f} M aarch64 instructions per inference "
+             f"at seq {strategy.bench.seq_len}, {metrics['instructions_at_median_length']['instructions_per_inference'] / 1e6:.2f} M "
+             f"at the median length {median} (batch 1, 1 thread; instruction counts, not times)")
     return metrics
 
 
-def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: str, int8: bool,
+def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: str, precision: str,
           final: bool) -> Stage:
-    """Run the arm `.nb` made by stage ``converted`` from the inference model of stage ``model``."""
+    """Run the arm `.nb` (the arm_fp16 one for ``precision`` fp16) made by stage ``converted`` from the
+    inference model of stage ``model``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}")
+    target = "arm_fp16" if precision == "fp16" else "arm"
+
     def run(ctx):
-        return evaluate_on_arm(toolchain, ctx.input(model), ctx.input(converted) / "arm" / NB_FILE,
-                               get_task(strategy.task).read_splits(ctx.input(DATA_STAGE)), strategy, int8, final, name)
+        return evaluate_on_arm(toolchain, ctx.input(model), ctx.input(converted) / target / NB_FILE,
+                               get_task(strategy.task).read_splits(ctx.input(DATA_STAGE)), strategy, precision, final,
+                               name)
     config = {"arm": strategy.arm, "evaluate": strategy.evaluate, "seq_len": strategy.bench.seq_len,
-              "final": final, "native_build": toolchain.build_dir.name}
+              "final": final, "native_build": toolchain.build_dir.name, "at_median_length": True}
+    if precision == "fp16":  # a work dir of before fp16 keeps its fp32 and int8 stages
+        config["precision"] = precision
     return Stage(name, run, stage_config(strategy, config), inputs=(DATA_STAGE, model, converted))

@@ -1,0 +1,81 @@
+"""fp16 artifacts (#20 item 2): opt --enable_fp16 for every float artifact, run on the fp16 Lite build's
+ARM kernels under qemu with the parity rule of fp16's precision, counted at the bench and the median
+length, weighed for the final choice; the CPU check that keeps an fp16 .nb off an ARMv8.0 core
+(on the emulated board: tests/test_board.py)."""
+import struct
+
+import pytest
+
+from ppliteformer.arm.toolchain import missing_parts
+
+pytestmark = pytest.mark.tiny
+
+MISSING = missing_parts() + missing_parts(fp16=True)
+needs_fp16 = pytest.mark.skipif(bool(MISSING), reason=f"no fp16 ARM toolchain here: {'; '.join(MISSING)}")
+
+
+@needs_fp16
+def test_every_float_artifact_has_an_fp16_nb_checked_on_the_fp16_kernels(pair_run):
+    from ppliteformer.device.lite_runtime import nb_uses_fp16
+    from ppliteformer.layout import convert_folder
+
+    workdir, report = pair_run
+    floats = [a for a in report.artifacts if not a.int8]
+    assert [a.name for a in floats] == ["teacher", "distill", "prune", "trim_vocab", "embedding_int8"]
+    for a in floats:
+        assert a.arm_fp16_texts >= 32 and a.label_agreement_arm_fp16_vs_reference >= 0.995, a.name
+        assert 0 < a.max_abs_logit_diff_arm_fp16_vs_reference < 0.05, a.name  # fp16 rounding: not zero, not large
+        assert a.accuracy_arm_fp16 is not None and a.nb_bytes_arm_fp16 > 0
+        assert a.arm_fp16_instructions_per_inference > 0 and a.arm_fp16_instructions_over_fp32 is not None
+        assert "paddle_lite_arm_fp16_kernels_qemu" in a.accuracy_verified_by
+        folder = convert_folder(workdir, a.name)
+        assert nb_uses_fp16(folder / "arm_fp16" / "model.nb") and not nb_uses_fp16(folder / "arm" / "model.nb")
+    qat = report.artifact("qat")
+    assert qat.int8 and qat.accuracy_arm_fp16 is None and not (convert_folder(workdir, "qat") / "arm_fp16").exists()
+    assert report.final_precision in ("fp32", "int8", "fp16") and "fp16 .nb takes" in report.final_reason
+
+
+@needs_fp16
+def test_arm_instructions_are_counted_at_the_bench_and_the_median_length(slu_run, pair_run):
+    _, utterances = slu_run
+    for a in utterances.artifacts:  # ATIS utterances: far shorter than the bench length
+        assert a.arm_instructions["seq_len"] == 48 and a.median_length_tokens < 48
+        assert 0 < a.arm_instructions_at_median_length < a.arm_instructions_per_inference, a.name
+    _, pairs = pair_run
+    for a in pairs.artifacts:  # pairs of review halves fill the 48 tokens: one length, counted once
+        assert a.median_length_tokens == 48 and a.arm_instructions_at_median_length == a.arm_instructions_per_inference
+        if not a.int8:
+            assert a.arm_fp16_instructions_at_median_length == a.arm_fp16_instructions_per_inference > 0
+
+
+def _auxv(path, hwcap: int):
+    path.write_bytes(struct.pack("<6Q", 6, 4096, 16, hwcap, 0, 0))  # AT_PAGESZ, AT_HWCAP, AT_NULL
+    return path
+
+
+def test_the_cpu_check_reads_fp16_from_hwcap_else_cpuinfo(tmp_path):
+    from ppliteformer.device.lite_runtime import FP16_HWCAPS, cpu_fp16_features
+
+    a55 = _auxv(tmp_path / "a55", 0xFF | FP16_HWCAPS["fphp"] | FP16_HWCAPS["asimdhp"])
+    a53 = _auxv(tmp_path / "a53", 0xFF)
+    assert cpu_fp16_features(a55, tmp_path / "none") == {"fphp", "asimdhp"}
+    assert cpu_fp16_features(a53, tmp_path / "none") == set()
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes fphp asimdhp cpuid asimdrdm\n")
+    assert cpu_fp16_features(tmp_path / "no_auxv", cpuinfo) == {"fphp", "asimdhp"}
+    assert cpu_fp16_features(tmp_path / "no_auxv", tmp_path / "none") == set()
+
+
+def test_an_fp16_target_without_the_fp16_build_is_left_out_or_named(tmp_path, monkeypatch, tiny_strategy_file):
+    from ppliteformer.config.strategy import load_strategy
+    from ppliteformer.errors import StageError
+    from ppliteformer.pipeline.workflow import arm_toolchain, stage_names
+
+    monkeypatch.setenv("PPLITEFORMER_LITE_ARM_FP16", str(tmp_path / "no_such_build"))
+    text = tiny_strategy_file.read_text() + "convert: {targets: [arm, x86, arm_fp16]}\n"
+    (tmp_path / "s.yaml").write_text(text)
+    names = stage_names(load_strategy(tmp_path / "s.yaml"))
+    assert "arm_fp16_evaluate" not in names and "convert" in names
+    (tmp_path / "r.yaml").write_text(text + "arm: {required: true}\n")
+    with pytest.raises(StageError, match="arm.lite_dir_fp16.*FP16=ON"):
+        arm_toolchain(load_strategy(tmp_path / "r.yaml"), fp16=True)
