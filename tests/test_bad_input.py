@@ -54,7 +54,7 @@ CASES = [
     ("wrong-type", lambda t, m: _strategy(t, "teacher: {batch_size: big}\n"), "expected an integer"),
     ("out-of-range-lr", lambda t, m: _strategy(t, "teacher: {learning_rate: 5}\n"), "learning_rate must be in"),
     ("bad-split", lambda t, m: _strategy(t, "data: {split: [0.5, 0.1, 0.1]}\n"), "split must be three fractions"),
-    ("bad-target", lambda t, m: _strategy(t, "convert: {targets: [mips]}\n"), "drawn from arm and x86"),
+    ("bad-target", lambda t, m: _strategy(t, "convert: {targets: [mips]}\n"), "drawn from arm, x86 and arm_fp16"),
     ("unknown-preset", lambda t, m: _strategy(t, "teacher: {preset: ernie-99l}\n"), "unknown preset 'ernie-99l'"),
     ("bad-until", lambda t, m: ["run", REPO / "strategies" / "baseline.yaml", "--until", "x"], "has no such stage"),
     ("workdir-is-a-file", lambda t, m: ["run", REPO / "strategies" / "baseline.yaml", "--workdir",

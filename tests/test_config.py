@@ -53,7 +53,7 @@ def _write(tmp_path, text) -> Path:
     ("teacher: {epochs: two}\n", ["teacher'.epochs", "expected a number"]),
     ("teacher: {epochs: 0}\n", ["epochs must be a number in (0, 1000]"]),
     ("data: {split: [0.5, 0.5, 0.5]}\n", ["split must be three fractions"]),
-    ("convert: {targets: [arm, gpu]}\n", ["targets must be a list drawn from arm and x86"]),
+    ("convert: {targets: [arm, gpu]}\n", ["targets must be a list drawn from arm, x86 and arm_fp16"]),
     ("teacher: {train: yes please}\n", ["expected true or false"]),
     ("data: [1, 2]\n", ["section 'data'", "expected a mapping"]),
     ("- just\n- a list\n", ["must be a YAML mapping"]),

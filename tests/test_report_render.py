@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from PIL import Image
 
 from ppliteformer.errors import ReportError
 from ppliteformer.records import ArtifactRecord, Report, StepResult
-from ppliteformer.report.render import COLOURS, render_report
+from ppliteformer.report.plots import COLOURS
+from ppliteformer.report.render import render_report
 
 from .test_arm import needs_arm
 
@@ -32,8 +34,10 @@ PROXY_NOTE = "verified through the Paddle Inference proxy, not on a device"
 BENCH = {"repeats": 5, "warmup": 1, "engine": "paddle_lite_x86", "threads": 1, "batch_size": 1, "seq_len": 48}
 
 
-def _fp32(name, accuracy, nb_bytes_arm, median_ms, parameters, size_ratio, speedup, change):
+def _fp32(name, accuracy, nb_bytes_arm, median_ms, parameters, size_ratio, speedup, change, instructions):
     return ArtifactRecord(
+        arm_instructions_per_inference=instructions, arm_instructions={"seq_len": 48}, accuracy_arm=accuracy,
+        arm_texts=40, arm_whole_test_split=True, arm_cpu_identity="a55",
         name=name, int8=False, accuracy=accuracy, accuracy_x86_lite=accuracy,
         max_abs_logit_diff_lite_vs_inference=2.2e-08, label_agreement_lite_vs_inference=1.0,
         inference_model_bytes=nb_bytes_arm - 4000, nb_bytes_arm=nb_bytes_arm, nb_bytes_x86=nb_bytes_arm + 10000,
@@ -60,9 +64,9 @@ REPORT = Report(
         "accuracy": 0.8625, "dev_accuracy": 0.85, "c": 4.0, "c_grid": [0.25, 1.0, 4.0, 16.0], "features": 9123,
         "train_texts": 318, "test_texts": 40, "seconds": 0.4}},
     artifacts=[
-        _fp32("teacher", 0.9, 408782, 0.279, 87778, 1.0, 1.0, 0.0),
-        _fp32("distill", 0.885, 353726, 0.143, 79234, 1.16, 1.95, -0.015),
-        _fp32("trim_vocab", 0.88, 238318, 0.096, 50386, 1.72, 2.91, -0.02),
+        _fp32("teacher", 0.9, 408782, 0.279, 87778, 1.0, 1.0, 0.0, 2.1e6),
+        _fp32("distill", 0.885, 353726, 0.143, 79234, 1.16, 1.95, -0.015, 1.4e6),
+        _fp32("trim_vocab", 0.88, 238318, 0.096, 50386, 1.72, 2.91, -0.02, 1.3e6),
         ArtifactRecord(name="qat", int8=True, accuracy=0.875, inference_model_bytes=129107, nb_bytes_arm=112782,
                        accuracy_verified_by=INT8_CHECK, times_smaller_arm_vs_teacher=3.62,
                        accuracy_change_vs_teacher=-0.025),
@@ -77,7 +81,11 @@ PHONE = {"device": {"kind": "android", "serial": "R58M123", "model": "Pixel 7"},
          "latency": {"median_ms": None, "p90_ms": None, "min_ms": 17.2, "avg_ms": 18.4, "max_ms": 20.1,
                      "threads": 4, "engine": "paddle_lite_arm_benchmark_bin"},
          "source": "run_on_android", "artifact": "distill"}
-OUTPUTS = ["report.html", "report.json", "report.md", "report_latency.svg", "report_size.svg"]
+REPORT.artifacts[2].accuracy_arm_fp16, REPORT.artifacts[2].accuracy_arm_fp16_reference = 0.875, 0.88
+REPORT.artifacts[2].arm_fp16_texts, REPORT.artifacts[2].nb_bytes_arm_fp16 = 40, 241000
+REPORT.artifacts[2].arm_fp16_instructions_per_inference = 1.1e6
+OUTPUTS = ["report.html", "report.json", "report.md", "report_arm_instructions.svg", "report_size.svg"]
+SVGS = ("report_arm_instructions.svg", "report_size.svg")
 
 
 def write_workdir(folder: Path, report: Report = REPORT) -> Path:
@@ -109,18 +117,20 @@ def test_html_md_and_plots_are_written(tmp_path):
         assert all(a.name in text for a in REPORT.artifacts)
         assert PROXY_NOTE in text and "123.4 MB" in text and "-1.50 pts" in text and "0.279 / 0.335 / 0.265" in text
     qat_row = next(line for line in md.splitlines() if line.startswith("| qat"))
-    assert PROXY_NOTE in qat_row
+    assert "| qat (int8) \\[3\\] |" in qat_row and f"- \\[3\\] int8: the arm .nb was {PROXY_NOTE}" in md  # [2]: fp16
+    fp16_row = next(line for line in md.splitlines() if line.startswith("| trim_vocab (fp16)"))
+    assert "| 0.8750 / 40 | 1.10 M / 0.524x |" in fp16_row and "0.241 MB / 1.7x" in fp16_row
     reference = next(line for line in md.splitlines() if line.startswith("| reference: char 1-2-gram TF-IDF"))
     assert "| 0.8625 | -3.75 pts |" in reference and "not deployed" in reference
-    # self-contained: two inline SVGs, nothing fetched, no script
+    # self-contained: two inline SVGs, nothing fetched (only references inside the page), no script
     assert page.count("<svg") == 2
-    assert not any(bad in page for bad in ("<script", "src=", "href=", "url(", "@import"))
-    assert "](report_size.svg)" in md and "](report_latency.svg)" in md
-    size_svg, latency_svg = (ET.fromstring((workdir / name).read_text()) for name in ("report_size.svg",
-                                                                                      "report_latency.svg"))
+    assert not any(bad in page for bad in ("<script", "src=", "@import"))
+    assert set(re.findall(r'href="(.)', page)) == {"#"} and set(re.findall(r"url\((.)", page)) == {"#"}
+    assert all(f"]({name})" in md for name in SVGS)
+    instructions_svg, size_svg = (ET.fromstring((workdir / name).read_text()) for name in SVGS)
     labels = lambda svg: {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}  # noqa: E731
-    assert {"teacher", "distill", "trim_vocab", "qat"} <= labels(size_svg)
-    assert "qat" not in labels(latency_svg) and "Left off" in page and "cannot run int8 matmuls" in page
+    assert {"teacher", "distill", "trim_vocab", "qat", "fp32", "fp16", "int8"} <= labels(size_svg)
+    assert "qat" not in labels(instructions_svg) and "Left off, having no value here: qat (int8)." in page
 
 
 @pytest.mark.unit
@@ -134,7 +144,7 @@ def test_malicious_artifact_name_is_escaped(tmp_path):
     page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page and "&amp;amp;" in page
     assert "<script" not in md and "<img" not in md
-    for name in ("report_size.svg", "report_latency.svg"):  # still well-formed XML, the name as a text node
+    for name in SVGS:  # still well-formed XML, the name as a text node
         assert evil in {t.text for t in ET.fromstring((workdir / name).read_text()).iter()}
 
 
@@ -188,19 +198,25 @@ def test_workdir_without_report_json(tmp_path):
     assert f"Run `ppliteformer run STRATEGY.yaml --workdir {tmp_path}` to the end first" in proc.stderr
 
 
-@pytest.mark.unit
-def test_html_renders_in_headless_chromium(tmp_path):
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1600"]
+
+
+def _chromium(tmp_path, *args):
     chromium = shutil.which("chromium")
     if not chromium:
         pytest.skip("chromium not found (expected /usr/bin/chromium): this test renders report.html in headless "
                     "Chromium. Install it as CI does (.ci/run): apt-get update && apt-get install -y chromium")
+    return subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.unit
+def test_html_renders_in_headless_chromium(tmp_path):
     html_path, _ = render_report(write_workdir(tmp_path / "w"))
     shot = tmp_path / "shot.png"
-    proc = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
-         html_path.as_uri()], capture_output=True, text=True, timeout=120)
+    proc = _chromium(tmp_path, f"--screenshot={shot}", html_path.as_uri())
     assert shot.is_file(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
     pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32).reshape(-1, 3)
     packed = pixels @ np.array([1 << 16, 1 << 8, 1])
@@ -208,9 +224,26 @@ def test_html_renders_in_headless_chromium(tmp_path):
     background = values[counts.argmax()]
     assert (packed != background).mean() > 0.03, "the page is (almost) blank"
     assert len(values) > 20, "the page has too few colours to hold text, tables and plots"
-    for colour in COLOURS.values():  # the plots' points (fp32 and int8) were drawn
+    for colour in COLOURS.values():  # the plots' points (fp32, fp16 and int8) were drawn
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).max(axis=1) <= 8).sum() > 50, f"no plot points of colour {colour}"
+
+
+@pytest.mark.unit
+def test_the_page_fits_a_1400_px_window_with_every_plot(tmp_path):
+    """The page's own layout in Chromium: a copy with one script that writes what it measured into the DOM."""
+    html_path, _ = render_report(write_workdir(tmp_path / "w"))
+    probe = tmp_path / "probe.html"
+    probe.write_text(html_path.read_text(encoding="utf-8").replace("</body>", (
+        "<script>document.body.setAttribute('data-measured', JSON.stringify({width: "
+        "document.documentElement.scrollWidth, plots: [...document.querySelectorAll('figure svg')].map("
+        "s => s.getBoundingClientRect().width)}))</script></body>")), encoding="utf-8")
+    proc = _chromium(tmp_path, "--dump-dom", probe.as_uri())
+    found = re.search(r'data-measured="([^"]*)"', proc.stdout)
+    assert found, f"Chromium printed no measured DOM (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    measured = json.loads(found.group(1).replace("&quot;", '"'))
+    assert measured["width"] <= 1400, f"the page is {measured['width']} px wide: it overflows a 1400 px window"
+    assert len(measured["plots"]) == 2 and all(width > 300 for width in measured["plots"]), measured
 
 
 @pytest.mark.tiny

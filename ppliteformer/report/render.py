@@ -1,15 +1,18 @@
 """`ppliteformer report WORKDIR`: a finished run's report.json as report.html and report.md.
 
-The HTML page is one self-contained file: inline CSS and plots drawn here as inline SVG (no
-matplotlib, no JavaScript, nothing fetched), so it opens offline wherever the work directory
-is copied. The Markdown has the same tables and links the plots, written beside it as
-report_size.svg and report_latency.svg.
+The HTML page is one self-contained file: inline CSS and matplotlib's plots as inline SVG (no
+JavaScript, nothing fetched), so it opens offline wherever the work directory is copied. It
+leads with what a phone developer decides on: the metric against ARM instructions and against
+`.nb` size, fp32 / fp16 / int8 side by side, in a table that fits a 1400 px window; where each
+figure comes from is a footnote, and the secondary figures (x86 latency, memory) a second table.
+The Markdown has the same tables and links the plots, written beside it as
+report_arm_instructions.svg and report_size.svg.
 
 Device results are the JSON files deploy/arm/run_on_board.py and run_on_android.py write
 with --out. One may name the artifact whose .nb it measured in an "artifact" key; without
 one it is taken to be of the report's final artifact.
 
-Standard library only: the CLI command must not import paddle.
+Standard library and matplotlib only: the CLI command must not import paddle.
 """
 from __future__ import annotations
 
@@ -24,27 +27,33 @@ from ..atomic import write_text_atomic
 from ..errors import ReportError
 from ..layout import REPORT_FILE
 from ..records import ArtifactRecord, Report
+from .plots import left_off, points, scatter_svg
 
 HTML_FILE, MD_FILE = "report.html", "report.md"
-SIZE_SVG, LATENCY_SVG = "report_size.svg", "report_latency.svg"
+INSTRUCTIONS_SVG, SIZE_SVG = "report_arm_instructions.svg", "report_size.svg"
 LATENCY_KEYS = ("median_ms", "p90_ms", "min_ms", "avg_ms")
-INT8_NOTE = "its arm .nb was verified through the Paddle Inference proxy, not on a device (int8; see the notes)"
-ARM_NOTE = ("Paddle Inference; the Lite x86 .nb and the arm .nb on Paddle Lite's ARM kernels under qemu "
-            "emulation agree (see the notes; not a device)")
-ARM_INT8_NOTE = ("the arm .nb on Paddle Lite's ARM int8 kernels under qemu emulation (the ARM column; see the "
-                 "notes; not a device); 'accuracy' is Paddle Inference's float simulation")
+# Where each row's metric comes from: a footnote per kind, marked in the artifact cell
+FOOTNOTES = {
+    "fp32": "fp32: the metric is Paddle Inference's on the test split; the Lite x86 .nb and the arm .nb on Paddle "
+            "Lite's ARM kernels under qemu emulation agree with it (not a device).",
+    "fp32_no_arm": "fp32: the metric is Paddle Inference's on the test split; the Lite x86 .nb agrees with it.",
+    "int8": "int8: the metric is the int8 program's in Paddle Inference's float simulation; the ARM column is the arm "
+            ".nb on Paddle Lite's ARM int8 kernels under qemu emulation (not a device).",
+    "int8_no_arm": "int8: the arm .nb was verified through the Paddle Inference proxy, not on a device (Lite x86 "
+                   "2.13 cannot run int8 matmuls).",
+    "fp16": "fp16: the arm_fp16 .nb on the Paddle Lite build with ARMv8.2 FP16 kernels under qemu -cpu max (a core "
+            "with FP16 arithmetic; not a device); it runs only on ARMv8.2-A cores with FP16.",
+}
 DEVICE_HINT = ("Give a file written by deploy/arm/run_on_board.py or run_on_android.py --out, shaped like "
                '{"device": {"kind": "arm_linux", "host": ...}, "selfcheck": {...} or null, "latency": '
                '{"median_ms": ..., "p90_ms": ..., "min_ms": ..., "avg_ms": ..., "threads": ...}} with an '
                'optional "artifact": "<artifact name>" (default: the final artifact).')
 NUMERIC = re.compile(r"[-+]?\d[^ ]*( \S+)?( / [-\d.]+)*|-")  # "0.409 MB", "0.279 / 0.360 / 0.268", "-"
-COLOURS = {False: "#1f77b4", True: "#d62728"}  # fp32, int8
-W, H, LEFT, RIGHT, TOP, BOTTOM = 560, 360, 60, 20, 40, 48  # plot size and margins, px
-CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
-table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
-th{background:#eef2f7;text-align:left}td{max-width:360px}td.num{text-align:right;white-space:nowrap}
-tr:nth-child(even) td{background:#f8f8f8}
-.plots{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}figcaption{font-size:13px;color:#555;max-width:560px}"""
+CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1340px}
+table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
+th{background:#eef2f7;text-align:left;max-width:150px}td{max-width:320px}td.num{text-align:right;white-space:nowrap}
+tr:nth-child(even) td{background:#f8f8f8}svg{max-width:100%;height:auto}
+.plots{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0;max-width:640px}figcaption{font-size:13px;color:#555}"""
 
 
 @dataclass
@@ -62,8 +71,8 @@ def render_report(workdir, device_results=()) -> tuple:
     report = read_report(workdir)
     names = [a.name for a in report.artifacts]
     devices = [_load_device(Path(p), names, report.final) for p in device_results]
-    plots = _plot_section(report.artifacts, report.metric)
-    sections = [_run_section(report), _artifact_section(report, devices), plots]
+    plots = _plot_section(report)
+    sections = [_run_section(report), _artifact_section(report, devices), plots, _details_section(report)]
     if devices:
         sections.append(_device_section(devices))
     for file_name, _, _, svg in plots.plots:
@@ -154,7 +163,7 @@ def _run_section(report: Report) -> _Section:
     return _Section("Run", lines=[
         f"Strategy: {report.strategy}",
         f"Chain: {' → '.join([report.teacher, *report.chain])}",
-        f"Final artifact: {report.final}{' (int8)' if final.int8 else ''}; "
+        f"Final artifact: {report.final} ({report.final_precision or ('int8' if final.int8 else 'fp32')}); "
         f"final fp32 artifact: {report.final_fp32}"
         + (f" (why this final: {report.final_reason})" if report.final_reason else ""),
         f"Data: {_num(data.get('rows'), 'd')} rows, {_num(data.get('kept'), 'd')} kept "
@@ -181,94 +190,117 @@ def _device_latency(latency: dict) -> str:
     return f"{latency[key]:.3f} ms {key[:-3]}"
 
 
+def _rows(report: Report) -> list:
+    """(row label, footnote kind, artifact, precision) per table row: each artifact, then its fp16 .nb."""
+    rows = []
+    for a in report.artifacts:
+        arm = a.accuracy_arm is not None
+        kind = ("int8" if arm else "int8_no_arm") if a.int8 else ("fp32" if arm else "fp32_no_arm")
+        rows.append((f"{a.name} ({'int8' if a.int8 else 'fp32'})", kind, a, "int8" if a.int8 else "fp32"))
+        if a.accuracy_arm_fp16 is not None:
+            rows.append((f"{a.name} (fp16)", "fp16", a, "fp16"))
+    return rows
+
+
+def _arm_figures(a: ArtifactRecord, precision: str) -> dict:
+    """The ARM kernels' figures of one row: its own .nb's (the fp16 one for an fp16 row)."""
+    if precision == "fp16":
+        return {"metric": a.accuracy_arm_fp16, "texts": a.arm_fp16_texts, "bytes": a.nb_bytes_arm_fp16,
+                "insns": a.arm_fp16_instructions_per_inference, "median": a.arm_fp16_instructions_at_median_length}
+    return {"metric": a.accuracy_arm, "texts": a.arm_texts, "bytes": a.nb_bytes_arm,
+            "insns": a.arm_instructions_per_inference, "median": a.arm_instructions_at_median_length}
+
+
+def _ratio(numerator, denominator, spec: str) -> str:
+    return "-" if not numerator or not denominator else f"{numerator / denominator:{spec}}x"
+
+
 def _artifact_section(report: Report, devices: list) -> _Section:
     metric = report.metric  # the task's: accuracy, span_f1, ...
-    columns = [
-        ("artifact", lambda a: a.name + (" (int8)" if a.int8 else "")),
-        (metric, lambda a: _num(a.accuracy, ".4f")),
-        ("vs teacher", lambda a: _num(_scaled(a.accuracy_change_vs_teacher, 100), "+.2f", " pts")),
-        ("arm .nb", lambda a: _num(_scaled(a.nb_bytes_arm, 1e-6), ".3f", " MB")),
-        ("smaller than teacher", lambda a: _num(a.times_smaller_arm_vs_teacher, ".2f", "x")),
-        ("Lite x86 ms median / p90 / min", _lite_latency),
-        ("faster than teacher", lambda a: _num(a.speedup_x86_lite_vs_teacher, ".2f", "x")),
-        ("ms at the median test length", lambda a: "-" if a.latency_ms_at_median_length is None else
-         f"{_num(a.latency_ms_at_median_length, '.3f')} ({a.median_length_tokens} tokens"
-         + (", oneDNN int8)" if a.int8 else ", Lite x86)")),
-        (f"int8 on x86: {metric} / ms (oneDNN)", lambda a: "-" if not a.int8 else
-         f"{_num(a.accuracy_x86_int8_onednn, '.4f')} / {_num(a.latency_ms_x86_int8, '.3f')}"),
-        (f"ARM kernels (emulated): {metric} / texts", lambda a: "-" if a.accuracy_arm is None else
-         f"{_num(a.accuracy_arm, '.4f')} / {a.arm_texts}"),
-        ("ARM instructions per inference / vs teacher", lambda a: "-" if not a.arm_instructions_per_inference
-         else f"{_num(_scaled(a.arm_instructions_per_inference, 1e-6), '.2f', ' M')} / "
-              f"{_num(a.arm_instructions_over_teacher, '.3f')}"),
-        ("ARM instructions at the median test length", lambda a: "-" if not a.arm_instructions_at_median_length
-         else _num(_scaled(a.arm_instructions_at_median_length, 1e-6), ".2f", " M")),
-        ("gain over its control", lambda a: "-" if a.gain_over_control is None else
-         f"{_num(_scaled(a.gain_over_control, 100), '+.2f', ' pts')} vs {_num(a.control_accuracy, '.4f')}"),
-        ("parameters", lambda a: _num(a.parameters, ",.0f")),
-        ("peak memory", lambda a: _num(a.peak_memory_mb, ".1f", " MB")),
-    ]
-    if any(a.accuracy_arm_fp16 is not None for a in report.artifacts):
-        columns.insert(columns.index(next(c for c in columns if c[0] == "gain over its control")), (
-            f"fp16 .nb on ARMv8.2 FP16 kernels (emulated): {metric} / texts / instructions / vs fp32 .nb",
-            lambda a: "-" if a.accuracy_arm_fp16 is None else
-            f"{_num(a.accuracy_arm_fp16, '.4f')} / {a.arm_fp16_texts} / "
-            f"{_num(_scaled(a.arm_fp16_instructions_per_inference, 1e-6), '.2f', ' M')} / "
-            f"{_num(a.arm_fp16_instructions_over_fp32, '.3f')}x"))
+    teacher = report.artifacts[0]
+    marks = {kind: f"[{i + 1}]" for i, kind in enumerate(dict.fromkeys(kind for _, kind, _, _ in _rows(report)))}
+    seq = next((a.arm_instructions.get("seq_len") for a in report.artifacts if a.arm_instructions), None)
+    median = next((a.median_length_tokens for a in report.artifacts if a.median_length_tokens), None)
+    headers = ["artifact", f"{metric} (test)", "vs teacher", f"ARM kernels: {metric} / texts",
+               f"ARM instructions per inference (seq {seq or '-'}) / vs teacher",
+               f"ARM instructions at the median length ({median or '-'})", "arm .nb / smaller",
+               "Lite x86 ms (median)", "gain over its control"]
     if devices:
-        columns.append(("ARM device latency", lambda a: "; ".join(
-            f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"
-            for d in devices if d["artifact"] == a.name) or "-"))
-    columns.append((f"{metric} verified by",
-                    lambda a: (ARM_INT8_NOTE if a.int8 else ARM_NOTE) if a.accuracy_arm is not None
-                    else INT8_NOTE if a.int8 else a.accuracy_verified_by or "-"))
-    artifacts = report.artifacts
-    lines = [f"{metric}: test split, run by Paddle Inference (0..1); 'vs teacher' in percentage points. "
-             "'smaller' and 'faster' are the teacher's .nb size or latency divided by the artifact's."]
-    bench = next((a.latency_x86_lite for a in artifacts if a.latency_x86_lite), None)
-    if bench:
-        lines.append(f"Lite x86 latency: {bench.get('repeats')} timed runs after {bench.get('warmup')} warm-up, "
-                     f"batch {bench.get('batch_size')}, {bench.get('seq_len')} tokens, "
-                     f"{bench.get('threads')} thread(s).")
-    arm = next((a for a in artifacts if a.arm_instructions), None)
-    if arm:
-        lines.append(f"ARM kernels: each arm .nb run by Paddle Lite's aarch64 kernels under qemu user-mode emulation "
-                     f"({arm.arm_cpu_identity} CPU identity) on the test texts counted in the table, checked "
-                     "against Paddle Inference (the simulated int8 program for int8 artifacts). Instructions per "
-                     f"inference: batch 1, {arm.arm_instructions.get('seq_len')} tokens, 1 thread, counted by a "
-                     "qemu plugin; a deterministic cost, not a time on a device.")
-    lines += [f"{a.name} (int8): {a.accuracy_verified_by}" for a in artifacts if a.int8]
-    lines += [f"{a.name}'s control: {a.control}." for a in artifacts if a.control]
-    rows = [[cell(a) for _, cell in columns] for a in artifacts]
-    teacher_accuracy = artifacts[0].accuracy
+        headers.append("ARM device latency")
+    table = []
+    for label, kind, a, precision in _rows(report):
+        arm = _arm_figures(a, precision)
+        fp16 = precision == "fp16"
+        row = [f"{label} {marks[kind]}",
+               "-" if fp16 else _num(a.accuracy, ".4f"),
+               "-" if fp16 else _num(_scaled(a.accuracy_change_vs_teacher, 100), "+.2f", " pts"),
+               "-" if arm["metric"] is None else f"{arm['metric']:.4f} / {arm['texts']}",
+               "-" if not arm["insns"] else
+               f"{arm['insns'] / 1e6:.2f} M / {_ratio(arm['insns'], teacher.arm_instructions_per_inference, '.3f')}",
+               _num(_scaled(arm["median"], 1e-6), ".2f", " M"),
+               "-" if arm["bytes"] is None else
+               f"{arm['bytes'] / 1e6:.3f} MB / {_ratio(teacher.nb_bytes_arm, arm['bytes'], '.1f')}",
+               "-" if fp16 or a.int8 else _num(a.latency_ms_x86_lite, ".3f"),
+               "-" if fp16 or a.gain_over_control is None else
+               f"{_num(_scaled(a.gain_over_control, 100), '+.2f', ' pts')} vs {_num(a.control_accuracy, '.4f')}"]
+        if devices:
+            row.append("-" if fp16 else "; ".join(f"{_device_latency(d['latency'])} on {_device_label(d['device'])}"
+                                                  for d in devices if d["artifact"] == a.name) or "-")
+        table.append(row)
+    teacher_accuracy = teacher.accuracy
+    lines = [f"{marks[kind]} {FOOTNOTES[kind]}" for kind in marks]
     for baseline in report.baselines.values():  # a reference row: the same test split, no model file
         change = None if teacher_accuracy is None else (baseline["accuracy"] - teacher_accuracy) * 100
-        rows.append([f"reference: {baseline['description']}", _num(baseline["accuracy"], ".4f"),
-                     _num(change, "+.2f", " pts")] + ["-"] * (len(columns) - 4) + ["same test split; not deployed"])
+        table.append([f"reference: {baseline['description']}", _num(baseline["accuracy"], ".4f"),
+                      _num(change, "+.2f", " pts")] + ["-"] * (len(headers) - 4) + ["same test split; not deployed"])
         lines.append(f"Reference row: {baseline['description']}, trained on this run's train split in "
                      f"{baseline['seconds']} s (regularisation {baseline['c']} chosen on the dev split, "
                      f"{baseline['features']:,} features). A compressed Transformer is worth shipping where it "
                      "beats this.")
-    return _Section("Artifacts", lines=lines, table=([title for title, _ in columns], rows))
+    lines.append(f"{metric} (test): the test split (0..1); 'vs teacher' in percentage points; 'smaller': the teacher's "
+                 "arm .nb size over the row's.")
+    arm = next((a for a in report.artifacts if a.arm_instructions), None)
+    if arm:
+        lines.append(f"ARM kernels: each arm .nb run by Paddle Lite's aarch64 kernels under qemu user-mode emulation "
+                     f"({arm.arm_cpu_identity} CPU identity) on the test texts counted in the table, checked against "
+                     "Paddle Inference (the simulated int8 program for int8 artifacts). Instructions per inference: "
+                     "batch 1, 1 thread, counted by a qemu plugin; a deterministic cost, not a time on a device.")
+    lines += [f"{a.name}'s control: {a.control}." for a in report.artifacts if a.control]
+    return _Section("Artifacts", lines=lines, table=(headers, table))
 
 
-def _left_off(points: list, int8_reason: str) -> str:
-    gone = [name + (f" ({int8_reason})" if int8 and int8_reason else "")
-            for name, x, y, int8 in points if x is None or y is None]
-    return f"Left off, having no value here: {', '.join(gone)}." if gone else ""
+def _details_section(report: Report) -> _Section:
+    """The figures measured on this x86 machine, beside the deliverable's: latency, int8 on oneDNN, memory."""
+    metric = report.metric
+    headers = ["artifact", "Lite x86 ms median / p90 / min", "faster than teacher (Lite x86)",
+               "ms at the median test length", f"int8 on x86: {metric} / ms (oneDNN)", "parameters", "peak memory"]
+    rows = [[a.name + (" (int8)" if a.int8 else ""), _lite_latency(a), _num(a.speedup_x86_lite_vs_teacher, ".2f", "x"),
+             "-" if a.latency_ms_at_median_length is None else
+             f"{_num(a.latency_ms_at_median_length, '.3f')} ({a.median_length_tokens} tokens"
+             + (", oneDNN int8)" if a.int8 else ", Lite x86)"),
+             "-" if not a.int8 else f"{_num(a.accuracy_x86_int8_onednn, '.4f')} / {_num(a.latency_ms_x86_int8, '.3f')}",
+             _num(a.parameters, ",.0f"), _num(a.peak_memory_mb, ".1f", " MB")] for a in report.artifacts]
+    lines = []
+    bench = next((a.latency_x86_lite for a in report.artifacts if a.latency_x86_lite), None)
+    if bench:
+        lines.append(f"Lite x86 latency on this machine (not a phone): {bench.get('repeats')} timed runs after "
+                     f"{bench.get('warmup')} warm-up, batch {bench.get('batch_size')}, {bench.get('seq_len')} tokens, "
+                     f"{bench.get('threads')} thread(s); peak memory of the process timing the x86 .nb.")
+    return _Section("On this x86 machine", lines=lines, table=(headers, rows))
 
 
-def _plot_section(artifacts: list, metric: str) -> _Section:
-    size = [(a.name, _scaled(a.nb_bytes_arm, 1e-6), a.accuracy, bool(a.int8))
-            for a in artifacts]
-    latency = [(a.name, a.latency_ms_x86_lite, a.accuracy, bool(a.int8))
-               for a in artifacts]
+def _plot_section(report: Report) -> _Section:
+    every = points(report.artifacts)
     plots = []
-    for file_name, title, x_title, points, reason in (
-            (SIZE_SVG, f"{metric} vs arm .nb size", "arm .nb size (MB)", size, ""),
-            (LATENCY_SVG, f"{metric} vs Lite x86 latency", "Lite x86 median latency (ms)", latency,
-             "int8: Paddle Lite x86 cannot run int8 matmuls, so it has no Lite x86 latency")):
-        plots.append((file_name, title, _left_off(points, reason), _scatter(title, x_title, points, metric)))
+    for file_name, title, x_title, x_of in (
+            (INSTRUCTIONS_SVG, f"{report.metric} vs ARM instructions", "aarch64 instructions per inference "
+             "(ARM kernels, emulated; log)", lambda p: p.instructions),
+            (SIZE_SVG, f"{report.metric} vs arm .nb size", "arm .nb size in MB (log)",
+             lambda p: None if p.nb_bytes is None else p.nb_bytes / 1e6)):
+        shown = [(p, x_of(p)) for p in every if x_of(p) and p.metric is not None]
+        note = " ".join(filter(None, (left_off(every, shown), "fp32 and int8 points are joined in chain order; "
+                                      "each fp16 point to its fp32 twin.")))
+        plots.append((file_name, title, note, scatter_svg(title, x_title, shown, report.metric)))
     return _Section("Plots", plots=plots)
 
 
@@ -289,81 +321,6 @@ def _device_section(devices: list) -> _Section:
         "Measured on the device by deploy/arm/run_on_board.py (median/p90/min, plus the accuracy self-check) or "
         "run_on_android.py (Paddle Lite's benchmark_bin: avg/min only). A file without an \"artifact\" key is "
         "taken to be of the final artifact."])
-
-
-# ---------------------------------------------------------------- SVG plots
-
-def _ticks(lo: float, hi: float, count: int = 5) -> list:
-    """About ``count`` round tick values (steps of 1, 2 or 5 x 10^k) covering [lo, hi]."""
-    if hi <= lo:
-        hi = lo + 1
-    raw = (hi - lo) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
-    return [round(i * step, 12) for i in range(first, last + 1)]
-
-
-def _place_labels(anchors: list) -> list:
-    """(name, x, y) of each label: right of its point (left near the edge), moved up or down past
-    labels already placed, so that the names of close points stay readable."""
-    placed, labels = [], []
-    for name, x, y in anchors:
-        width = 7 * len(name)
-        left = x + 7 if x + 7 + width < W else x - 7 - width
-        for dy in (-6, 14, -20, 28, -34, 42, -48, 56):
-            box = (left, y + dy - 11, left + width, y + dy + 2)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-                break
-        placed.append(box)
-        labels.append((name, left, y + dy))
-    return labels
-
-
-def _scatter(title: str, x_title: str, points: list, metric: str) -> str:
-    """SVG scatter of the task's metric (%) against x, one labelled point per artifact, joined in chain order.
-
-    ``points``: (name, x, accuracy 0..1, int8); those without x or accuracy are left off.
-    """
-    shown = [(name, x, acc * 100, int8) for name, x, acc, int8 in points if x is not None and acc is not None]
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-           f'font-family="sans-serif" font-size="12">', f'<rect width="{W}" height="{H}" fill="#fff"/>',
-           f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">'
-           f'{html.escape(title)}</text>']
-    if not shown:
-        return "\n".join(out + [f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle">no artifact to plot</text>',
-                                "</svg>\n"])
-    xs, ys = [p[1] for p in shown], [p[2] for p in shown]
-    xt, yt = _ticks(0, max(xs)), _ticks(max(min(ys) - 1, 0), min(max(ys) + 1, 100))
-
-    def px(x):
-        return LEFT + (x - xt[0]) / (xt[-1] - xt[0]) * (W - LEFT - RIGHT)
-
-    def py(y):
-        return H - BOTTOM - (y - yt[0]) / (yt[-1] - yt[0]) * (H - TOP - BOTTOM)
-
-    for t in xt:
-        out.append(f'<line x1="{px(t):.1f}" y1="{TOP}" x2="{px(t):.1f}" y2="{H - BOTTOM}" stroke="#e3e3e3"/>'
-                   f'<text x="{px(t):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" fill="#444">{t:g}</text>')
-    for t in yt:
-        out.append(f'<line x1="{LEFT}" y1="{py(t):.1f}" x2="{W - RIGHT}" y2="{py(t):.1f}" stroke="#e3e3e3"/>'
-                   f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end" fill="#444">{t:g}</text>')
-    out += [f'<rect x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" height="{H - TOP - BOTTOM}" fill="none" '
-            f'stroke="#888"/>',
-            f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - 10}" text-anchor="middle">{html.escape(x_title)}</text>',
-            f'<text transform="translate(16 {(TOP + H - BOTTOM) / 2}) rotate(-90)" text-anchor="middle">'
-            f'test {html.escape(metric)} (%)</text>',
-            '<polyline fill="none" stroke="#999" stroke-dasharray="4 3" points="'
-            + " ".join(f"{px(x):.1f},{py(y):.1f}" for _, x, y, _ in shown) + '"/>']
-    for (name, x, y, int8), (_, lx, ly) in zip(shown, _place_labels([(n, px(x), py(y)) for n, x, y, _ in shown])):
-        if abs(ly - py(y)) > 10:
-            out.append(f'<line x1="{px(x):.1f}" y1="{py(y):.1f}" x2="{lx:.1f}" y2="{ly - 4:.1f}" stroke="#bbb"/>')
-        out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="5" fill="{COLOURS[int8]}"/>'
-                   f'<text x="{lx:.1f}" y="{ly:.1f}">{html.escape(name)}</text>')
-    for i, (int8, kind) in enumerate(((False, "fp32"), (True, "int8"))):
-        out.append(f'<circle cx="{W - RIGHT - 90 + 50 * i}" cy="{TOP - 12}" r="5" fill="{COLOURS[int8]}"/>'
-                   f'<text x="{W - RIGHT - 82 + 50 * i}" y="{TOP - 8}">{kind}</text>')
-    return "\n".join(out + ["</svg>\n"])
 
 
 # ---------------------------------------------------------------- HTML and Markdown

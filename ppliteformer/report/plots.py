@@ -1,0 +1,103 @@
+"""The report's plots, drawn with matplotlib as SVG text: the task's metric against what a phone
+developer decides on, ARM instructions per inference and arm `.nb` size, one point per artifact and
+precision (fp32, fp16, int8), so the three are seen side by side.
+
+No pyplot (no global figure state, no display backend): a ``Figure`` rendered straight to SVG, with
+text kept as text and no date, so the same report gives the same file.
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+COLOURS = {"fp32": "#1f77b4", "fp16": "#2ca02c", "int8": "#d62728"}
+MARKERS = {"fp32": "o", "fp16": "s", "int8": "D"}
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    precision: str        # fp32, fp16 or int8
+    instructions: float | None  # aarch64 instructions per inference on the ARM kernels (emulated)
+    nb_bytes: int | None  # the arm .nb it is measured on
+    metric: float | None  # 0..1, see ``points``
+
+
+def points(artifacts: list) -> list:
+    """One point per artifact, and one more per fp16 .nb. The metric is each one's own: Paddle Inference's
+    on the test split for fp32; the ARM int8 kernels' where they ran the whole test split, else the simulated
+    int8 program's, for int8; the fp16 ARM kernels' on the texts they ran for fp16."""
+    out = []
+    for a in artifacts:
+        out.append(Point(a.name, "int8" if a.int8 else "fp32", a.arm_instructions_per_inference, a.nb_bytes_arm,
+                         a.accuracy_arm if a.int8 and a.arm_whole_test_split else a.accuracy))
+        if a.accuracy_arm_fp16 is not None:
+            out.append(Point(a.name, "fp16", a.arm_fp16_instructions_per_inference, a.nb_bytes_arm_fp16,
+                             a.accuracy_arm_fp16))
+    return out
+
+
+def scatter_svg(title: str, x_title: str, shown: list, metric: str) -> str:
+    """SVG text of the metric (%) against x on a log axis: ``shown`` is (Point, x) pairs with both values;
+    fp32 and int8 points are joined in chain order, each fp16 point is joined to its fp32 twin."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ppliteformer", "font.size": 9}):
+        fig = Figure(figsize=(6.2, 4.0), dpi=100)
+        ax = fig.subplots()
+        if not shown:
+            ax.text(0.5, 0.5, "no artifact to plot", ha="center", va="center", transform=ax.transAxes)
+        chain = [(x, p.metric * 100) for p, x in shown if p.precision != "fp16"]
+        if chain:
+            ax.plot(*zip(*chain), color="#999999", linestyle="--", linewidth=1, zorder=1)
+        twins = {p.name: (x, p.metric * 100) for p, x in shown if p.precision == "fp32"}
+        for p, x in shown:
+            if p.precision == "fp16" and p.name in twins:
+                ax.plot(*zip(twins[p.name], (x, p.metric * 100)), color=COLOURS["fp16"], linewidth=1, zorder=1)
+        for precision, colour in COLOURS.items():
+            mine = [(x, p.metric * 100) for p, x in shown if p.precision == precision]
+            if mine:
+                ax.scatter(*zip(*mine), color=colour, marker=MARKERS[precision], label=precision, zorder=3)
+        for (p, x), (dx, dy) in zip(shown, _label_offsets(shown)):
+            ax.annotate(p.name.replace("$", r"\$"), (x, p.metric * 100),  # a name as text, never mathtext textcoords="offset points", xytext=(dx, dy), zorder=4,
+                        ha="left" if dx > 0 else "right", color=COLOURS[p.precision])
+        if shown:
+            ax.set_xscale("log")
+            ax.legend(loc="best")
+            ax.margins(x=0.08, y=0.15)
+        ax.set_title(title, fontsize=11, fontweight="bold")
+        ax.set_xlabel(x_title)
+        ax.set_ylabel(f"test {metric} (%)")
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _label_offsets(shown: list) -> list:
+    """(dx, dy) in points for each label: right of its point (left of the rightmost ones, which would leave
+    the plot), and stacked one line apart where points fall in the same spot (a step that changed little)."""
+    if not shown:
+        return []
+    logs = [math.log10(x) for _, x in shown]
+    metrics = [p.metric * 100 for p, _ in shown]
+    x_span, y_span = (max(logs) - min(logs)) or 1, (max(metrics) - min(metrics)) or 1
+    taken, offsets = {}, []
+    for lx, y in zip(logs, metrics):
+        spot = (round((lx - min(logs)) / x_span * 12), round((y - min(metrics)) / y_span * 12))
+        below = taken.get(spot, 0)
+        taken[spot] = below + 1
+        offsets.append((-6 if (lx - min(logs)) / x_span > 0.8 else 6, 5 - 11 * below))
+    return offsets
+
+
+def left_off(all_points: list, shown: list) -> str:
+    """Which artifacts a plot leaves out for want of a value."""
+    kept = {(p.name, p.precision) for p, _ in shown}
+    gone = [f"{p.name} ({p.precision})" for p in all_points if (p.name, p.precision) not in kept]
+    return f"Left off, having no value here: {', '.join(gone)}." if gone else ""
+
