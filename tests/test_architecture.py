@@ -1,7 +1,7 @@
 """The folder tree is the architecture: ppliteformer's groups import one way, from the top of LAYERS down.
 
 Every import of one group by another (at module level or inside a function) must go to a group listed
-before it; the foundation modules at the package's top level (errors, registry, layout, atomic, records)
+before it; the foundation modules at the package's top level (errors, registry, layout, atomic, records, ranks)
 may be imported by every group and import no group but ``device`` (the lowest, which imports none).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ppliteformer"
-FOUNDATION = ("errors", "registry", "layout", "atomic", "records")
+FOUNDATION = ("errors", "registry", "layout", "atomic", "records", "ranks")
 LAYERS = (  # lowest first: each group may import only the groups before it (and the foundation)
     "device",       # what ships to a board: standard library, numpy, tokenizers, paddlelite
     "arm",          # Paddle Lite's ARM kernels under qemu: toolchain, emulator

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ..config.strategy import Strategy
+from ..ranks import per_rank_batch
 from ..tasks.seq_data import BUILTIN, BUILTIN_PAIRS
 from ..errors import ConfigError, DataError, ModelFileError
 from ..models.inference_import import find_program, is_inference_model_folder
@@ -54,9 +55,20 @@ def check_model_folder(source: str, model_filename: str = "", params_filename: s
                              "such a folder.")
 
 
+def _check_batches_split_over_ranks(strategy: Strategy) -> None:
+    from ..steps.settings import TrainingConfig
+
+    sections = {"teacher": strategy.teacher, **strategy.steps}
+    for name, section in sections.items():
+        if isinstance(section, TrainingConfig) and (name == "teacher" or name in strategy.chain):
+            per_rank_batch(section.batch_size, f"{strategy.source_file}: section '{name}'")
+
+
 def check_strategy_inputs(strategy: Strategy) -> None:
-    """Raise a user-facing error for a missing data file, model folder or preset."""
+    """Raise a user-facing error for a missing data file, model folder or preset, or a batch that the ranks
+    of a paddle.distributed job cannot share evenly."""
     check_data_source(strategy.data.source)
+    _check_batches_split_over_ranks(strategy)
     if strategy.pretrain is not None and strategy.pretrain.text_file != "-" and \
             not os.access(strategy.pretrain.text_file, os.R_OK):
         raise DataError(f"{strategy.pretrain.text_file}: no such readable file. Check pretrain.text_file in the "

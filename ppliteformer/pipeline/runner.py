@@ -6,6 +6,12 @@ file and renamed), with a SHA-256 digest of every file it wrote. A stage is reus
 manifest records it with the same key (a hash of its own config and the keys of the stages
 it reads) and its files still match their digests; a stage whose files were changed or
 removed since is reported and run again, and so is every stage that reads it.
+
+Under ``paddle.distributed.launch`` rank 0 is the only writer (``ranks``): it takes the lock, runs
+every stage and publishes, before each, whether it runs it (``.ranks/progress.json``). The other
+ranks follow: they run the data-parallel stages (training) with it, into folders of their own
+that are thrown away, and wait (polling the file, not a collective that could time out) while it
+runs the rest. A rank that dies ends the whole job: launch stops the others.
 """
 from __future__ import annotations
 
@@ -18,10 +24,12 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .. import ranks
 from ..atomic import jsonable, temporary_name, write_json_atomic
 from ..errors import WorkdirError
 from ..layout import LOCK_FILE, MANIFEST, STAGE_CONFIG
@@ -71,6 +79,7 @@ class Stage:
     run: Callable  # run(ctx: StageContext) -> dict of metrics
     config: object = None  # a dataclass (or plain dict) whose value decides reuse
     inputs: tuple = ()     # names of the stages whose outputs this one reads
+    data_parallel: bool = False  # trains: every rank of a paddle.distributed job runs it (the others run once)
 
 
 @dataclass
@@ -120,8 +129,17 @@ class Pipeline:
         except OSError as exc:
             raise WorkdirError(f"Cannot create the work directory {self.workdir}: {exc.strerror}. "
                                "Choose a writable place with --workdir.") from None
+        if ranks.world_size() == 1:
+            with self._exclusive():
+                return self._run_stages(until)
+        progress = _Progress(self.workdir)
+        if not ranks.is_writer():
+            return progress.follow(self.stages, until)
         with self._exclusive():
-            return self._run_stages(until)
+            try:
+                return self._run_stages(until, progress)
+            finally:
+                progress.publish(done=True)
 
     @contextlib.contextmanager
     def _exclusive(self):
@@ -147,7 +165,7 @@ class Pipeline:
             else:
                 leftover.unlink(missing_ok=True)
 
-    def _run_stages(self, until):
+    def _run_stages(self, until, progress=None):
         manifest = self._manifest()
         keys, records, redone = {}, {}, set()
         for stage in self.stages:
@@ -162,6 +180,8 @@ class Pipeline:
             elif reusable and (damage := _damage(out_dir, done.get("files"))):
                 self.log(f"[{stage.name}] its output {damage} since it finished; running it again")
                 reusable = False
+            if progress is not None:
+                progress.publish(stage.name, not reusable)
             if reusable:
                 self.log(f"[{stage.name}] reused (finished {done.get('finished_at', '?')})")
                 records[stage.name] = done
@@ -208,3 +228,68 @@ class Pipeline:
             raise _workdir_error(self.workdir, exc) from None
         self.log(f"[{stage.name}] done in {record['seconds']} s")
         return record
+
+
+class _Progress:
+    """Rank 0's decisions, one per stage, in WORKDIR/.ranks/progress.json, for the other ranks to follow.
+
+    The run's id comes from rank 0 over the job's process group, once, at the start, so a rank never
+    follows the file of an earlier run.
+    """
+    POLL_S = 0.2
+
+    def __init__(self, workdir: Path):
+        import paddle.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_parallel_env()
+        run_id = [uuid.uuid4().hex if ranks.is_writer() else None]
+        dist.broadcast_object_list(run_id, src=0)
+        self.run_id, self.decided, self.done = run_id[0], {}, False
+        self.folder = workdir / ".ranks"
+        self.path = self.folder / "progress.json"
+
+    def publish(self, stage: str | None = None, runs: bool = False, done: bool = False) -> None:
+        if stage is not None:
+            self.decided[stage] = runs
+        self.done = self.done or done
+        self.folder.mkdir(exist_ok=True)
+        write_json_atomic(self.path, {"run": self.run_id, "decided": self.decided, "done": self.done})
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if data.get("run") == self.run_id else {}
+
+    def _wait_for(self, stage: str) -> bool | None:
+        """Whether rank 0 runs ``stage``; None when it stopped before it (``until``, or an error)."""
+        while True:
+            data = self._read()
+            if stage in data.get("decided", {}):
+                return data["decided"][stage]
+            if data.get("done"):
+                return None
+            time.sleep(self.POLL_S)
+
+    def follow(self, stages: list, until) -> dict:
+        """Run the data-parallel stages rank 0 runs, each into a folder of this rank's, thrown away after."""
+        scratch = self.folder / f"rank{ranks.rank()}"
+        for stage in stages:
+            runs = self._wait_for(stage.name)
+            if runs is None:
+                break
+            if runs and stage.data_parallel:
+                shutil.rmtree(scratch, ignore_errors=True)
+                scratch.mkdir(parents=True)
+                try:
+                    stage.run(StageContext(scratch, {n: self.folder.parent / n for n in stage.inputs}))
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
+            if stage.name == until:
+                break
+        while not self._read().get("done"):
+            time.sleep(self.POLL_S)
+        finished = json.loads((self.folder.parent / MANIFEST).read_text(encoding="utf-8"))["stages"]
+        return {stage.name: finished[stage.name] for stage in stages if stage.name in finished}

@@ -5,6 +5,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from .. import ranks
 from .bundle import make_bundle
 from ..config.strategy import Strategy, load_strategy
 from ..layout import TEACHER, artifact_stage_name
@@ -124,6 +125,10 @@ def run_strategy(strategy, workdir=None, until: str | None = None) -> dict:
         strategy = load_strategy(strategy, workdir)
     check_strategy_inputs(strategy)
     workdir = Path(workdir or strategy.workdir)
+    if not ranks.is_writer():  # another rank of a paddle.distributed job: the training stages, nothing written
+        with paddlenlp_quiet():
+            records = Pipeline(workdir, stages_for(strategy)).run(until=until)
+        return build_report(strategy, records)
     arm, arm_fp16 = arm_toolchain(strategy), arm_toolchain(strategy, fp16=True)
     with paddlenlp_quiet():
         records = Pipeline(workdir, stages_for(strategy, arm, arm_fp16)).run(until=until)

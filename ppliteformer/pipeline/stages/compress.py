@@ -6,6 +6,7 @@ import dataclasses
 
 from ...layout import DATA_STAGE, TEACHER
 from ..runner import Stage
+from ...steps.settings import TrainingConfig
 from ...steps import (READS_CHECKPOINT, READS_EXPORT, READS_TEACHER, READS_TEACHER_LOGITS, StepInputs,
                      get_step)
 
@@ -26,13 +27,16 @@ def _key_config(step, cfg):
     return {"config": values, **step.key_extras} if step.key_extras else values
 
 
-def _stage(name: str, run, config, reads: dict, max_seq_len: int, extra_inputs: tuple = ()) -> Stage:
+def _stage(name: str, run, config, reads: dict, max_seq_len: int, extra_inputs: tuple = (),
+           trains: bool = False) -> Stage:
+    """``trains``: a step with a training section, run data-parallel under paddle.distributed.launch."""
     def run_stage(ctx):
         inputs = StepInputs(out_dir=ctx.out_dir, data_dir=ctx.input(DATA_STAGE), max_seq_len=max_seq_len,
                             **{what: ctx.input(folder) for what, folder in reads.items()},
                             **{"made": ctx.input(f) for f in extra_inputs})
         return run(inputs).to_json()
-    return Stage(name, run_stage, config, inputs=(DATA_STAGE, *reads.values(), *extra_inputs))
+    return Stage(name, run_stage, config, inputs=(DATA_STAGE, *reads.values(), *extra_inputs),
+                 data_parallel=trains)
 
 
 def stage(name: str, cfg, previous: str, previous_export: str, max_seq_len: int) -> Stage:
@@ -40,7 +44,7 @@ def stage(name: str, cfg, previous: str, previous_export: str, max_seq_len: int)
     ``previous_export`` that checkpoint's inference model."""
     step = get_step(name)
     return _stage(name, lambda inputs: step.run(inputs, cfg), _key_config(step, cfg),
-                  _reads(step, previous, previous_export), max_seq_len)
+                  _reads(step, previous, previous_export), max_seq_len, trains=isinstance(cfg, TrainingConfig))
 
 
 def control_stage(name: str, cfg, previous: str, previous_export: str, max_seq_len: int):
@@ -50,4 +54,5 @@ def control_stage(name: str, cfg, previous: str, previous_export: str, max_seq_l
     if not (step.control and getattr(cfg, "control", False)):
         return None
     return _stage(f"{name}_control", lambda inputs: step.control(inputs, cfg), cfg,
-                  _reads(step, previous, previous_export), max_seq_len, extra_inputs=(name,))
+                  _reads(step, previous, previous_export), max_seq_len, extra_inputs=(name,),
+                  trains=isinstance(cfg, TrainingConfig))

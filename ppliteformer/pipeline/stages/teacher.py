@@ -129,4 +129,4 @@ def stage(strategy) -> Stage:
     task = get_task(strategy.task)
     return Stage("teacher", run, stage_config(strategy, {"teacher": strategy.teacher,
                                                          "max_seq_len": strategy.data.max_seq_len}),
-                 inputs=(DATA_STAGE, PRETRAIN) if pretrained else (DATA_STAGE,))
+                 inputs=(DATA_STAGE, PRETRAIN) if pretrained else (DATA_STAGE,), data_parallel=True)
