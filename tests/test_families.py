@@ -135,6 +135,7 @@ def test_each_family_through_the_whole_chain_on_a_small_dataset(name, config_cla
     import sys
     from pathlib import Path
 
+    from ppliteformer.arm.toolchain import missing_parts
     from ppliteformer.tasks.seq_data import load_file
 
     from .conftest import write_corpus_sample
@@ -157,6 +158,9 @@ def test_each_family_through_the_whole_chain_on_a_small_dataset(name, config_cla
     final = arts[report["final"]]
     # a 1-layer student from 800 train texts: measured +2 to -9 points from the 4-layer teacher on 98 test texts
     assert final["accuracy"] >= max(0.7, arts["teacher"]["accuracy"] - 0.15)
-    if final.get("accuracy_arm") is not None:  # the ARM toolchain was found: its kernels ran every artifact
-        assert final["arm_whole_test_split"] and final["label_agreement_arm_vs_reference"] >= INT8_MIN_LABEL_AGREEMENT
-        assert all(a["arm_instructions_per_inference"] > 0 for a in arts.values())
+    missing = missing_parts()
+    assert (final.get("accuracy_arm") is not None) == (not missing), "ARM results present iff the toolchain is"
+    if missing:  # everything else passed; say what was not checked instead of passing in silence
+        pytest.skip(f"the ARM kernel checks of this family did not run: {'; '.join(missing)}")
+    assert final["arm_whole_test_split"] and final["label_agreement_arm_vs_reference"] >= INT8_MIN_LABEL_AGREEMENT
+    assert all(a["arm_instructions_per_inference"] > 0 for a in arts.values())

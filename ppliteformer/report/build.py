@@ -147,7 +147,7 @@ def _final_choice(artifacts: list, fp16_max_drop: float) -> tuple:
     chosen = next(a for a in artifacts if a.name == name).arm_instructions_per_inference
     drop = float_one.accuracy_arm_fp16_reference - float_one.accuracy_arm_fp16
     measured = (f"{float_one.name}'s fp16 .nb takes {fp16 / 1e6:.2f} M aarch64 instructions per inference against "
-                f"{chosen / 1e6:.2f} M for {name} ({precision}), at {-drop * 100:+.2f} points from its float program on "
+                f"{chosen / 1e6:.2f} M for {name} ({precision}), at {0.0 - drop * 100 + 0.0:+.2f} points from its float program on "
                 f"the same texts (allowed: down to -{fp16_max_drop * 100:.2f}, arm.fp16_max_drop)")
     if drop <= fp16_max_drop and fp16 < chosen:
         return (float_one.name, f"{reason}; {measured}: the final model is {float_one.name} in fp16, for ARMv8.2-A "
