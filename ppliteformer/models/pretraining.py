@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ranks
 from ..device.lite_runtime import batch_arrays
-from .training import adamw_with_schedule, length_bucketed_batches
+from .training import DataParallel, adamw_with_schedule, length_bucketed_batches
 
 IGNORE = -100  # PaddleNLP's masked-LM loss skips positions with this label
 
@@ -72,13 +73,19 @@ def _mask(arrays, rng, tokenizer, cfg):
 
 
 def pretrain_encoder(config, tokenizer, texts: list, dev_texts: list, max_seq_len: int, cfg, progress=True):
-    """An ErnieForMaskedLM of ``config`` trained on ``texts``; returns (its ernie encoder's state, metrics)."""
+    """An ErnieForMaskedLM of ``config`` trained on ``texts``; returns (its ernie encoder's state, metrics).
+
+    Under paddle.distributed.launch it is data-parallel like ``train_classifier``: every rank masks the
+    same global batch, trains on its slice, its loss weighted by its share of the batch's masked tokens.
+    """
     import paddle
     from paddlenlp.transformers import ErnieForMaskedLM
     from tqdm import tqdm
 
     from .training import encode_texts
 
+    ranks.per_rank_batch(cfg.batch_size, "pretrain")
+    progress = progress and ranks.is_writer()
     paddle.seed(cfg.seed)
     rng = np.random.RandomState(cfg.seed)
     model = ErnieForMaskedLM(config)
@@ -90,6 +97,7 @@ def pretrain_encoder(config, tokenizer, texts: list, dev_texts: list, max_seq_le
     optimizer, scheduler = adamw_with_schedule(model, cfg.learning_rate, total_steps, cfg.warmup_ratio,
                                                cfg.weight_decay)
     before = _masked_accuracy(model, dev_ids, tokenizer, cfg)
+    parallel = DataParallel(model)
     history, step = [], 0
     for epoch in range(1, -(-total_steps // steps_per_epoch) + 1):
         batches = length_bucketed_batches(lengths, cfg.batch_size, rng)[:total_steps - step]
@@ -98,12 +106,19 @@ def pretrain_encoder(config, tokenizer, texts: list, dev_texts: list, max_seq_le
             model.train()
             arrays = batch_arrays([ids[i] for i in rows], tokenizer.pad_token_id)
             masked, labels = _mask(arrays, rng, tokenizer, cfg)
-            positions, originals = masked_positions(labels)
+            masked_in_batch = len(masked_positions(labels)[0])
             step += 1
-            if len(positions):  # a batch of one-token texts can draw no mask; its step only moves the schedule
+            if masked_in_batch:  # a batch of one-token texts can draw no mask; its step only moves the schedule
+                part, share = parallel.slice(list(range(len(rows))))
+                positions, originals = masked_positions(labels[part])
+                # this rank's share of the batch's masked tokens; a slice that drew none trains one token at weight 0
+                weight = len(positions) / masked_in_batch * parallel.ranks if share and len(positions) else 0.0
+                if not len(positions):
+                    positions, originals = np.zeros(1, "int64"), masked[part].reshape(-1)[:1]
                 loss = paddle.nn.functional.cross_entropy(
-                    _lm_logits(model, masked, arrays["attention_mask"], positions), paddle.to_tensor(originals))
-                loss.backward()
+                    _lm_logits(parallel.model, masked[part], arrays["attention_mask"][part], positions),
+                    paddle.to_tensor(originals))
+                (loss * weight).backward()
                 optimizer.step()
                 optimizer.clear_grad()
                 losses.append(float(loss))

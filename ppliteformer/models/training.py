@@ -62,11 +62,11 @@ def adamw_with_schedule(model, learning_rate: float, total_steps: int, warmup_ra
     return optimizer, scheduler
 
 
-class _DataParallel:
+class DataParallel:
     """This rank's share of the training: its slice of each global batch, and the all-reduce of the
     gradients of what ``paddle.DataParallel`` does not hold (the distillation loss's projections)."""
 
-    def __init__(self, model, extra_parameters):
+    def __init__(self, model, extra_parameters=()):
         import paddle
         import paddle.distributed as dist
 
@@ -131,7 +131,7 @@ def train_classifier(model, train_ids, train_labels, dev_ids, dev_labels, *, epo
             return task.loss(m(**inputs), labels)
     optimizer, scheduler = adamw_with_schedule(model, learning_rate, total_steps, warmup_ratio, weight_decay,
                                                extra_parameters)
-    parallel = _DataParallel(model, extra_parameters)
+    parallel = DataParallel(model, extra_parameters)
     history, best, step = [], -1.0, 0
     n_passes = -(-total_steps // steps_per_epoch)
     for epoch in range(1, n_passes + 1):

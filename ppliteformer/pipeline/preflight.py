@@ -58,9 +58,9 @@ def check_model_folder(source: str, model_filename: str = "", params_filename: s
 def _check_batches_split_over_ranks(strategy: Strategy) -> None:
     from ..steps.settings import TrainingConfig
 
-    sections = {"teacher": strategy.teacher, **strategy.steps}
+    sections = {"pretrain": strategy.pretrain, "teacher": strategy.teacher, **strategy.steps}
     for name, section in sections.items():
-        if isinstance(section, TrainingConfig) and (name == "teacher" or name in strategy.chain):
+        if isinstance(section, TrainingConfig) and (name in ("pretrain", "teacher") or name in strategy.chain):
             per_rank_batch(section.batch_size, f"{strategy.source_file}: section '{name}'")
 
 

@@ -51,4 +51,4 @@ def stage(strategy) -> Stage:
                                         read_splits(ctx.input(DATA_STAGE)), ctx.out_dir)
     config = {"pretrain": strategy.pretrain, "preset": strategy.teacher.preset,
               "vocab_min_freq": strategy.teacher.vocab_min_freq, "max_seq_len": strategy.data.max_seq_len}
-    return Stage(PRETRAIN, run, config, inputs=(DATA_STAGE,))
+    return Stage(PRETRAIN, run, config, inputs=(DATA_STAGE,), data_parallel=True)
