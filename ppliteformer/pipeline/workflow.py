@@ -48,9 +48,13 @@ def _check_stages(strategy: Strategy, artifact: str, made_by: str, int8: bool, a
 
     An int8 program is converted for arm only: Lite 2.13's x86 matmul kernels are float and
     misread int8 weights (see quantization.py), so Paddle Inference checks its numerics; and opt's
-    fp16 is for float programs.
+    fp16 is for float programs. A teacher that a chain compresses gets no fp16 .nb either: it is the
+    reference, never shipped, and its fp16 run is the costliest to emulate (3.5 of the 6 minutes of
+    fp16 stages in the full recipe).
     """
-    targets = [t for t in strategy.convert.targets if not (int8 and t in ("x86", "arm_fp16"))] or ["arm"]
+    no_fp16 = int8 or (artifact == TEACHER and bool(strategy.chain))
+    targets = [t for t in strategy.convert.targets
+               if not (int8 and t == "x86") and not (no_fp16 and t == "arm_fp16")] or ["arm"]
     convert_name = artifact_stage_name(artifact, "convert")
     bench_name = artifact_stage_name(artifact, "bench")
     stages = [convert.stage(targets, made_by, convert_name),
