@@ -127,14 +127,15 @@ def _kernel_places(nb_path) -> set:
     return {(int(m.group(1)), int(m.group(2))) for m in re.finditer(_KERNEL_KEY, topology)}
 
 
-def nb_targets(nb_path) -> set:
-    """The hardware targets a `.nb` file's kernels were chosen for, e.g. {"arm", "host"}."""
-    return {_LITE_TARGETS.get(target, f"target {target}") for target, _ in _kernel_places(nb_path)}
+def nb_targets(nb_path, places=None) -> set:
+    """The hardware targets a `.nb` file's kernels were chosen for, e.g. {"arm", "host"} (``places``: its
+    ``_kernel_places``, when already read)."""
+    return {_LITE_TARGETS.get(target, f"target {target}") for target, _ in places or _kernel_places(nb_path)}
 
 
-def nb_uses_fp16(nb_path) -> bool:
+def nb_uses_fp16(nb_path, places=None) -> bool:
     """Whether the `.nb` has half-precision kernels (opt --enable_fp16): it needs a core with FP16 arithmetic."""
-    return any(precision == _FP16_PRECISION for _, precision in _kernel_places(nb_path))
+    return any(precision == _FP16_PRECISION for _, precision in places or _kernel_places(nb_path))
 
 
 def cpu_fp16_features(auxv: str = "/proc/self/auxv", cpuinfo: str = "/proc/cpuinfo") -> set:
@@ -164,14 +165,15 @@ def this_machine_target() -> str:
 
 def check_nb_target(nb_path) -> None:
     """A complete `.nb` converted for this machine's kind of CPU, or a PredictorError saying what to do."""
-    targets = nb_targets(nb_path)
+    places = _kernel_places(nb_path)  # the file's topology, read once for both checks
+    targets = nb_targets(nb_path, places)
     here = this_machine_target()
     foreign = targets - {"host", here}
     if foreign:
         raise PredictorError(f"{nb_path} was converted for {', '.join(sorted(foreign))} and cannot run on this "
                              f"{here} machine. Convert the model with '--target {here}' to run it here, or "
                              "copy this file to a device of its own kind.")
-    if here == "arm" and nb_uses_fp16(nb_path):
+    if here == "arm" and nb_uses_fp16(nb_path, places):
         lacking = sorted(set(FP16_HWCAPS) - cpu_fp16_features())
         if lacking:
             raise PredictorError(f"{nb_path} is an fp16 model: it needs an ARMv8.2-A core with FP16 arithmetic "

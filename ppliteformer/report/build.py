@@ -61,8 +61,8 @@ def _artifact(name: str, records: dict, parameters) -> ArtifactRecord:
     else:
         record.latency_ms_x86_lite, record.latency_x86_lite = latency.get("median_ms"), latency or None
     at_median = latency.get("at_median_length") or {}
-    record.median_length_tokens, record.latency_ms_at_median_length = at_median.get("seq_len"), at_median.get("median_ms")
-    record.median_length_tokens = record.median_length_tokens or (arm.get("instructions_at_median_length") or {}).get("seq_len")
+    record.latency_ms_at_median_length = at_median.get("median_ms")
+    record.median_length_tokens = at_median.get("seq_len") or (arm.get("instructions_at_median_length") or {}).get("seq_len")
     record.accuracy_verified_by = "; ".join(
         ([ARM_KERNELS] if arm else []) + ([ARM_FP16_KERNELS] if fp16 else []) +
         [INT8_PROXY if int8 else "paddle_inference and paddle_lite_x86 (same logits within evaluate.logits_atol)"])

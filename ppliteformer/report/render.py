@@ -218,7 +218,8 @@ def _ratio(numerator, denominator, spec: str) -> str:
 def _artifact_section(report: Report, devices: list) -> _Section:
     metric = report.metric  # the task's: accuracy, span_f1, ...
     teacher = report.artifacts[0]
-    marks = {kind: f"[{i + 1}]" for i, kind in enumerate(dict.fromkeys(kind for _, kind, _, _ in _rows(report)))}
+    rows = _rows(report)
+    marks = {kind: f"[{i + 1}]" for i, kind in enumerate(dict.fromkeys(kind for _, kind, _, _ in rows))}
     seq = next((a.arm_instructions.get("seq_len") for a in report.artifacts if a.arm_instructions), None)
     median = next((a.median_length_tokens for a in report.artifacts if a.median_length_tokens), None)
     headers = ["artifact", f"{metric} (test)", "vs teacher", f"ARM kernels: {metric} / texts",
@@ -228,7 +229,7 @@ def _artifact_section(report: Report, devices: list) -> _Section:
     if devices:
         headers.append("ARM device latency")
     table = []
-    for label, kind, a, precision in _rows(report):
+    for label, kind, a, precision in rows:
         arm = _arm_figures(a, precision)
         fp16 = precision == "fp16"
         row = [f"{label} {marks[kind]}",

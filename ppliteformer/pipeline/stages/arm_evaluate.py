@@ -33,7 +33,7 @@ from ...tasks import get_task, stage_config
 log = logging.getLogger(__name__)
 
 RUNTIME = "paddle_lite_arm_kernels_qemu"
-PRECISIONS = ("fp32", "int8", "fp16")
+# Each precision of an arm .nb and what its outputs are checked against
 REFERENCES = {"fp32": "paddle_inference", "int8": "paddle_inference_int8_simulated", "fp16": "paddle_inference"}
 
 
@@ -123,8 +123,8 @@ def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: s
           final: bool) -> Stage:
     """Run the arm `.nb` (the arm_fp16 one for ``precision`` fp16) made by stage ``converted`` from the
     inference model of stage ``model``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}")
+    if precision not in REFERENCES:
+        raise ValueError(f"precision must be one of {tuple(REFERENCES)}")
     target = "arm_fp16" if precision == "fp16" else "arm"
 
     def run(ctx):
