@@ -41,6 +41,14 @@ def _cmd_run(args):
     run_strategy(strategy, workdir=strategy.workdir, until=args.until)
 
 
+def _cmd_search(args):
+    from .search.driver import Search
+
+    search = Search(args.search, args.workdir)  # validates every candidate's strategy before paddle's import
+    _import_paddle_quietly()
+    search.run()
+
+
 def _cmd_convert(args):
     from .runtimes.lite_convert import REWRITES_FILE, convert_model
 
@@ -157,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--until", help="stop after this stage (data, teacher, export, convert, evaluate, bench, "
                      "then <step>, <step>_export, ... for each chain step)")
     run.set_defaults(func=_cmd_run)
+
+    search = sub.add_parser("search", help="search compression recipes for the most accurate model within a "
+                            "budget of .nb bytes, ARM instructions and accuracy drop (a SEARCH.yaml)")
+    search.add_argument("search", help="SEARCH.yaml: a strategy without chain, plus a search section (constraints, "
+                        "space, budget), e.g. strategies/search_mobile.yaml")
+    search.add_argument("--workdir", help="work directory (default: the YAML's workdir, else work/<name>)")
+    search.set_defaults(func=_cmd_search)
 
     convert = sub.add_parser("convert", help="convert an exported inference model to Paddle Lite .nb")
     convert.add_argument("--model", required=True, help="folder with model.pdmodel and model.pdiparams")

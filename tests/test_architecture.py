@@ -25,6 +25,7 @@ LAYERS = (  # lowest first: each group may import only the groups before it (and
     "report",       # stage metrics -> report.json, the table, HTML and Markdown
     "bench",        # latency, the side-by-side engines, the CPU's fp32 peak
     "pipeline",     # stages, the work-directory runner, the workflow, bundles
+    "search",       # budget search: candidates run through the pipeline's stages, scored on the ARM kernels
     "cli",
 )
 

@@ -9,7 +9,8 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.unit
 
-STRATEGIES = sorted((REPO / "strategies").glob("*.yaml"))
+SEARCHES = sorted(p for p in (REPO / "strategies").glob("*.yaml") if "\nsearch:" in p.read_text(encoding="utf-8"))
+STRATEGIES = sorted(set((REPO / "strategies").glob("*.yaml")) - set(SEARCHES))
 
 
 @pytest.mark.parametrize("path", STRATEGIES, ids=lambda p: p.name)
@@ -25,6 +26,17 @@ def test_every_shipped_strategy_loads(path):
     assert names[:4] == ["data", "baselines", "teacher", "export"]
     for step in strategy.chain:  # each step is followed by the stages that check its artifact
         assert step in names and f"{step}_convert" in names and f"{step}_evaluate" in names
+
+
+@pytest.mark.parametrize("path", SEARCHES, ids=lambda p: p.name)
+def test_every_shipped_search_validates_each_candidate(path):
+    from ppliteformer.search.driver import Search
+
+    from .test_arm import MISSING
+    if MISSING:
+        pytest.skip(f"a search measures on the ARM kernels; no ARM toolchain here: {'; '.join(MISSING)}")
+    search = Search(path)  # every candidate's strategy at every rung, validated
+    assert len(search.candidates) >= 2 and search.name == path.stem
 
 
 def test_strategies_cover_every_compression_step():

@@ -342,8 +342,8 @@ def _strict_yaml(text: str):
     return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
-def load_strategy(path, workdir: str | None = None) -> Strategy:
-    """Read and validate a strategy YAML; ``workdir`` overrides the file's own."""
+def read_strategy_yaml(path) -> dict:
+    """A strategy file's YAML mapping, read strictly (size, depth, duplicate keys, UTF-8), not yet validated."""
     import yaml
 
     path = Path(path)
@@ -371,6 +371,20 @@ def load_strategy(path, workdir: str | None = None) -> Strategy:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a strategy must be a YAML mapping with sections "
                           f"({', '.join(_SECTION_TYPES)}), got {type(raw).__name__}.")
+    return raw
+
+
+def load_strategy(path, workdir: str | None = None) -> Strategy:
+    """Read and validate a strategy YAML; ``workdir`` overrides the file's own."""
+    path = Path(path)
+    return strategy_from_mapping(read_strategy_yaml(path), path, workdir)
+
+
+def strategy_from_mapping(raw: dict, path: Path, workdir: str | None = None) -> Strategy:
+    """Validate a strategy's mapping (ACT configs translated first); ``path`` names it in messages."""
+    if "search" in raw:
+        raise ConfigError(f"{path}: a SEARCH.yaml (it has a 'search' section): run it with `ppliteformer search "
+                          f"{path}`, which makes and runs one strategy per candidate.")
     translation = ()
     if is_act_config(raw):
         raw, translation = translate_act_config(raw, path)

@@ -116,7 +116,7 @@ class Pipeline:
         return manifest
 
     @staticmethod
-    def _key(stage: Stage, upstream_keys: dict) -> str:
+    def key(stage: Stage, upstream_keys: dict) -> str:
         blob = json.dumps({"stage": stage.name, "config": stage.config,
                            "inputs": {n: upstream_keys[n] for n in stage.inputs}},
                           sort_keys=True, default=jsonable)
@@ -169,7 +169,7 @@ class Pipeline:
         manifest = self._manifest()
         keys, records, redone = {}, {}, set()
         for stage in self.stages:
-            keys[stage.name] = self._key(stage, keys)
+            keys[stage.name] = self.key(stage, keys)
             out_dir = self.workdir / stage.name
             done = manifest["stages"].get(stage.name)
             reusable = done and done["key"] == keys[stage.name] and out_dir.is_dir()

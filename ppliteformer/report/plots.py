@@ -38,9 +38,9 @@ def points(artifacts: list) -> list:
     return out
 
 
-def scatter_svg(title: str, x_title: str, shown: list, metric: str) -> str:
-    """SVG text of the metric (%) against x on a log axis: ``shown`` is (Point, x) pairs with both values;
-    fp32 and int8 points are joined in chain order, each fp16 point is joined to its fp32 twin."""
+def scatter_svg(title: str, x_title: str, shown: list, metric: str, split: str = "test", chain: bool = True) -> str:
+    """SVG text of the metric (%) on ``split`` against x on a log axis: ``shown`` is (Point, x) pairs with both
+    values; with ``chain`` fp32 and int8 points are joined in chain order and each fp16 point to its fp32 twin."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -49,10 +49,10 @@ def scatter_svg(title: str, x_title: str, shown: list, metric: str) -> str:
         ax = fig.subplots()
         if not shown:
             ax.text(0.5, 0.5, "no artifact to plot", ha="center", va="center", transform=ax.transAxes)
-        chain = [(x, p.metric * 100) for p, x in shown if p.precision != "fp16"]
-        if chain:
-            ax.plot(*zip(*chain), color="#999999", linestyle="--", linewidth=1, zorder=1)
-        twins = {p.name: (x, p.metric * 100) for p, x in shown if p.precision == "fp32"}
+        in_order = [(x, p.metric * 100) for p, x in shown if p.precision != "fp16"] if chain else []
+        if in_order:
+            ax.plot(*zip(*in_order), color="#999999", linestyle="--", linewidth=1, zorder=1)
+        twins = {p.name: (x, p.metric * 100) for p, x in shown if p.precision == "fp32"} if chain else {}
         for p, x in shown:
             if p.precision == "fp16" and p.name in twins:
                 ax.plot(*zip(twins[p.name], (x, p.metric * 100)), color=COLOURS["fp16"], linewidth=1, zorder=1)
@@ -61,7 +61,8 @@ def scatter_svg(title: str, x_title: str, shown: list, metric: str) -> str:
             if mine:
                 ax.scatter(*zip(*mine), color=colour, marker=MARKERS[precision], label=precision, zorder=3)
         for (p, x), (dx, dy) in zip(shown, _label_offsets(shown)):
-            ax.annotate(p.name.replace("$", r"\$"), (x, p.metric * 100),  # a name as text, never mathtext textcoords="offset points", xytext=(dx, dy), zorder=4,
+            ax.annotate(p.name.replace("$", r"\$"), (x, p.metric * 100),  # a name as text, never mathtext
+                        textcoords="offset points", xytext=(dx, dy), zorder=4,
                         ha="left" if dx > 0 else "right", color=COLOURS[p.precision])
         if shown:
             ax.set_xscale("log")
@@ -69,7 +70,7 @@ def scatter_svg(title: str, x_title: str, shown: list, metric: str) -> str:
             ax.margins(x=0.08, y=0.15)
         ax.set_title(title, fontsize=11, fontweight="bold")
         ax.set_xlabel(x_title)
-        ax.set_ylabel(f"test {metric} (%)")
+        ax.set_ylabel(f"{split} {metric} (%)")
         ax.grid(True, which="both", alpha=0.3)
         fig.tight_layout()
         buffer = io.StringIO()
