@@ -49,7 +49,7 @@ from .space import Candidate, candidate_mapping, candidates
 
 log = logging.getLogger("ppliteformer")
 
-STATE_FILE = "search_state.json"   # minutes spent so far (a resumed search keeps counting)
+STATE_FILE = "search_state.json"   # seconds spent exploring and verifying, over every invocation
 CHOSEN_STRATEGY = "chosen.yaml"
 CHOSEN_DIR = "chosen"
 RUNGS = {"probe": None, "rung1": "low_fidelity", "rung2": 1.0}
@@ -159,9 +159,12 @@ class Search:
             self._write_state(state["spent_s"])
         return state["spent_s"]
 
-    def _write_state(self, spent: float, running_since: float | None = None) -> None:
+    def _write_state(self, spent: float, running_since: float | None = None, verifying_s: float = 0.0) -> None:
+        """Record the seconds spent exploring (and, added to what is recorded, ``verifying_s``)."""
         self.results.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.results / STATE_FILE, {"spent_s": spent, "running_since": running_since})
+        verifying = self._state().get("verifying_s", 0.0) + verifying_s
+        write_json_atomic(self.results / STATE_FILE, {"spent_s": spent, "running_since": running_since,
+                                                      "verifying_s": verifying})
 
     def _fits(self, durations: list) -> bool:
         """Whether one more candidate is expected to finish within max_minutes: the median of this rung's
@@ -213,14 +216,14 @@ class Search:
             promoted = promote(rung1, {n: figures[n]["rung1"] for n in rung1}, self.cfg.promote) \
                 if self.cfg.low_fidelity < 1 else inside
             rung2 = self._rung("rung2", promoted, figures)
-        exploring_s = time.time() - started
         result = decide(self, figures, inside, rung1, promoted, rung2)
-        result["minutes"] = {"exploring": round(exploring_s / 60, 1), "spent_recorded": round(self._spent() / 60, 1),
-                             "budget": self.cfg.max_minutes}
         if result["chosen"] is not None:
             verify_start = time.time()
             result["chosen_report"] = self.verify(result)
-            result["minutes"]["verifying_chosen"] = round((time.time() - verify_start) / 60, 1)
+            self._write_state(self._spent(), verifying_s=time.time() - verify_start)
+        result["minutes"] = {"budget": self.cfg.max_minutes, "exploring": round(self._spent() / 60, 1),
+                             "verifying_chosen": round(self._state().get("verifying_s", 0.0) / 60, 1),
+                             "this_invocation": round((time.time() - started) / 60, 1)}
         write_outputs(self, result)
         if result["chosen"] is None:
             raise SearchError(result["why_none"])
@@ -230,8 +233,9 @@ class Search:
         smallest = min(probed, key=lambda n: figures[n]["probe"]["nb_bytes"])
         cheapest = min(probed, key=lambda n: figures[n]["probe"]["instructions"])
         size, cost = figures[smallest]["probe"]["nb_bytes"], figures[cheapest]["probe"]["instructions"]
-        return (f"{self.path}: nothing in the search space fits the budget (max_nb_bytes "
-                f"{self.cfg.max_nb_bytes or 'none'}, max_arm_instructions {self.cfg.max_arm_instructions or 'none'} at "
+        limits = [f"max_nb_bytes {self.cfg.max_nb_bytes:,}" if self.cfg.max_nb_bytes else "",
+                  f"max_arm_instructions {self.cfg.max_arm_instructions:,.0f}" if self.cfg.max_arm_instructions else ""]
+        return (f"{self.path}: nothing in the search space fits the budget ({', '.join(filter(None, limits))} at "
                 f"the {self.cfg.instructions_at} length), judged before training from each of the {len(probed)} "
                 f"candidates' arm .nb: the smallest is {size:,} bytes ({smallest}) and the cheapest {cost:,} "
                 f"instructions ({cheapest}). Raise the budget, or add smaller students (layers, hidden_size), lower "
