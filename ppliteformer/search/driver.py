@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from ..atomic import write_json_atomic
-from ..config.strategy import read_strategy_yaml, strategy_from_mapping
+from ..config.strategy import load_strategy, read_strategy_yaml, strategy_from_mapping
 from ..errors import ConfigError, PPLiteFormerError
 from ..layout import DATA_STAGE, MANIFEST, PRETRAIN, TEACHER, artifact_stage_name
 from ..pipeline.runner import Pipeline
@@ -44,6 +44,7 @@ from ..steps import model_stage_name
 from ..tasks import get_task
 from . import measure
 from .keyed import keyed, seed_workdir, stage_keys
+from .output import write_outputs
 from .settings import SearchConfig, parse_search
 from .space import Candidate, candidate_mapping, candidates
 
@@ -203,8 +204,6 @@ class Search:
                  figures["instructions"] <= self.cfg.max_arm_instructions * (1 + margin)))
 
     def run(self) -> dict:
-        from .output import write_outputs
-
         started = time.time()
         figures = {c.name: {} for c in self.candidates}
         with paddlenlp_quiet():
@@ -245,8 +244,6 @@ class Search:
         """The chosen candidate through an ordinary run of its own strategy (written as chosen.yaml), on the
         stages the search finished: the test split on every runtime and the ARM kernels, and its bundle."""
         import yaml
-
-        from ..config.strategy import load_strategy
 
         candidate = next(c for c in self.candidates if c.name == result["chosen"])
         path = self.results / CHOSEN_STRATEGY

@@ -2,16 +2,15 @@
 
 - the arm `.nb`'s bytes (the fp16 one for an fp16 candidate);
 - its aarch64 instructions per inference on Paddle Lite's ARM kernels under qemu (batch 1, 1 thread), at
-  bench.seq_len or at the dev split's median length (a deterministic cost, not a time);
+  bench.seq_len or at the dev split's median length (a cost that repeats within 0.4%, not a time);
 - with ``dev``: the task's metric of its inference model on the dev split on Paddle Inference (the
   simulated int8 program for qat/ptq; for an fp16 candidate the float program, whose fp16 `.nb` is held
   to the parity rule on the ARM kernels when a chosen candidate is verified).
 
-The test split is never read here: choices are made on dev.
+The stage never reads the test split: choices are made on dev (``split_metric`` also serves the
+front's one test measurement).
 """
 from __future__ import annotations
-
-import logging
 
 import numpy as np
 
@@ -23,8 +22,6 @@ from ..models.modeling import load_tokenizer
 from ..pipeline.runner import Stage
 from ..runtimes.host import PaddleInferenceModel, outputs_over
 from ..tasks import get_task
-
-log = logging.getLogger(__name__)
 
 
 def split_metric(model_dir, splits, split: str, strategy) -> float:
