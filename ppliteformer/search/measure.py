@@ -12,16 +12,19 @@ front's one test measurement).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..arm.emulator import ArmEmulator
-from ..bench.latency import synthetic_inputs
 from ..device.model_files import read_id_dtype
 from ..layout import DATA_STAGE, NB_FILE
 from ..models.modeling import load_tokenizer
 from ..pipeline.runner import Stage
+from ..pipeline.stages.arm_evaluate import RUNTIME, instructions_at, median_length
 from ..runtimes.host import PaddleInferenceModel, outputs_over
 from ..tasks import get_task
+
+
+def _split_metric(task, tokenizer, model_dir, ids, targets, labels) -> float:
+    outputs = outputs_over(PaddleInferenceModel(model_dir), ids, tokenizer.pad_token_id, batch_size=32)
+    return task.score(outputs, targets, labels)[task.metric]
 
 
 def split_metric(model_dir, splits, split: str, strategy) -> float:
@@ -29,25 +32,21 @@ def split_metric(model_dir, splits, split: str, strategy) -> float:
     task = get_task(strategy.task)
     tokenizer = load_tokenizer(str(model_dir))
     ids, targets = task.encode(tokenizer, getattr(splits, split), strategy.data.max_seq_len, splits.labels)
-    outputs = outputs_over(PaddleInferenceModel(model_dir), ids, tokenizer.pad_token_id, batch_size=32)
-    return task.score(outputs, targets, splits.labels)[task.metric]
+    return _split_metric(task, tokenizer, model_dir, ids, targets, splits.labels)
 
 
 def measure(model_dir, nb, splits, strategy, toolchain, at: str, dev: bool) -> dict:
     task = get_task(strategy.task)
     tokenizer = load_tokenizer(str(model_dir))
-    if at == "median":
-        ids, _ = task.encode(tokenizer, splits.dev, strategy.data.max_seq_len, splits.labels)
-        seq_len = int(np.median([len(row) for row in ids]))
-    else:
-        seq_len = strategy.bench.seq_len
-    feeds = synthetic_inputs(1, seq_len, len(tokenizer), id_dtype=read_id_dtype(model_dir))
-    counted = ArmEmulator(toolchain, strategy.arm.cpu).instructions(nb, feeds, strategy.arm.count_runs)
+    if at == "median" or dev:  # the dev split, encoded once for its median length and its metric
+        ids, targets = task.encode(tokenizer, splits.dev, strategy.data.max_seq_len, splits.labels)
+    seq_len = median_length(ids) if at == "median" else strategy.bench.seq_len
+    counted = instructions_at(ArmEmulator(toolchain, strategy.arm.cpu), nb, seq_len, len(tokenizer),
+                              read_id_dtype(model_dir), strategy.arm.count_runs)
     metrics = {"nb_bytes": nb.stat().st_size, "instructions": counted["instructions_per_inference"],
-               "seq_len": seq_len, "cpu_identity": counted["cpu_identity"],
-               "instructions_runtime": "paddle_lite_arm_kernels_qemu"}
+               "seq_len": seq_len, "cpu_identity": counted["cpu_identity"], "instructions_runtime": RUNTIME}
     if dev:
-        metrics["dev_metric"] = split_metric(model_dir, splits, "dev", strategy)
+        metrics["dev_metric"] = _split_metric(task, tokenizer, model_dir, ids, targets, splits.labels)
         metrics["dev_runtime"] = "paddle_inference"
     return metrics
 

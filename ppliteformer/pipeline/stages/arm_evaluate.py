@@ -80,6 +80,17 @@ def _largest_abs_logit(outputs: list) -> float:
                for part in (item if isinstance(item, tuple) else (item,)))
 
 
+def median_length(ids: list) -> int:
+    """The median token count of encoded texts (as the bench stage's median length)."""
+    return int(np.median([len(row) for row in ids]))
+
+
+def instructions_at(emulator: ArmEmulator, arm_nb, seq_len: int, vocab_size: int, id_dtype: str, runs: int) -> dict:
+    """aarch64 instructions per inference of one full-length synthetic text (as Lite x86 is timed)."""
+    feeds = synthetic_inputs(1, seq_len, vocab_size, id_dtype=id_dtype)
+    return {**emulator.instructions(arm_nb, feeds, runs), "seq_len": seq_len}
+
+
 def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy, precision: str, final: bool,
                     label: str) -> dict:
     """The task's metric of the arm .nb on the ARM kernels, its parity with Paddle Inference, its instructions."""
@@ -104,11 +115,10 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
                "accuracy_reference_same_texts": task.score(reference, targets[:count], splits.labels)[task.metric],
                "reference_largest_abs_logit": _largest_abs_logit(reference), **task.compare(reference, arm)}
     _check(metrics, strategy, precision, label)
-    median = int(np.median([len(row) for row in ids]))  # as the bench stage's median length
+    median = median_length(ids)
     counts = {}
     for seq_len in dict.fromkeys((strategy.bench.seq_len, median)):  # once where the two lengths are one
-        feeds = synthetic_inputs(1, seq_len, len(tokenizer), id_dtype=id_dtype)  # as Lite x86 is timed
-        counts[seq_len] = {**emulator.instructions(arm_nb, feeds, cfg.count_runs), "seq_len": seq_len}
+        counts[seq_len] = instructions_at(emulator, arm_nb, seq_len, len(tokenizer), id_dtype, cfg.count_runs)
     metrics["instructions"], metrics["instructions_at_median_length"] = counts[strategy.bench.seq_len], counts[median]
     log.info(f"{label}: ARM kernels ({precision}) under qemu ({emulator.cpu} CPU identity): {task.metric} "
              f"{metrics['accuracy']:.4f} on {count} of {len(ids)} test texts; vs {metrics['reference']} largest logit "
