@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 
+from . import ranks
 from .errors import PPLiteFormerError
 
 
@@ -268,6 +269,12 @@ def main(argv=None) -> int:
     except PPLiteFormerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except RuntimeError as exc:
+        lost = ranks.lost_peer_message(exc)
+        if lost is None:
+            raise
+        print(f"error: {lost}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; finished stages are kept and reused by the next run", file=sys.stderr)
         return 130

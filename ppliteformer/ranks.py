@@ -11,6 +11,7 @@ Standard library only.
 from __future__ import annotations
 
 import os
+import re
 
 WORLD_ENV, RANK_ENV = "PADDLE_TRAINERS_NUM", "PADDLE_TRAINER_ID"  # set by paddle.distributed.launch
 
@@ -38,3 +39,20 @@ def per_rank_batch(global_batch: int, where: str) -> int:
                           f"Set batch_size to a multiple of {ranks}, or launch a number of ranks that divides "
                           f"{global_batch}.")
     return global_batch // ranks
+
+
+def lost_peer_message(exc: BaseException) -> str | None:
+    """What to tell the user when this rank's collective failed because another rank died (gloo's
+    transport error names the peer it lost as ``pair_rank``); None for any other error.
+
+    launch reports the first rank that exits: when a killed rank takes its peer down within launch's
+    2-second watch, that is rank 0 with gloo's C++ error, which says nothing a user can act on.
+    """
+    text = str(exc)
+    if world_size() == 1 or "gloo/transport" not in text:
+        return None
+    peer = re.search(r"pair_rank = (\d+)", text)
+    who = f"rank {peer.group(1)}" if peer else "another rank"
+    return (f"rank {rank()} of this paddle.distributed.launch job lost {who} in the middle of training: {who} "
+            f"died or was killed (its own log, workerlog.N in launch's log folder, says why). Nothing of the stage "
+            f"in progress was recorded; run the same command again to resume after the last finished stage.")
