@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/arm_instructions.py WORKDIR ARTIFACT [ARTIFACT ...] [--seq-len 128 --runs 5]
 
 For each artifact of a finished ppliteformer work directory, counts the instructions Paddle
-Lite's ARM kernels execute under qemu-aarch64 (ArmEmulator.instructions: count of RUNS runs
-minus count of 1 run, over RUNS - 1) on the bench's synthetic input, once with Lite's generic
+Lite's ARM kernels execute under qemu-aarch64 (ArmEmulator.instructions: the average of runs
+2..RUNS of one process) on the bench's synthetic input, once with Lite's generic
 kernels ("emulator" identity) and once with a Cortex-A55's ("a55", needs root). Prints one
 JSON line per artifact and identity. Instruction counts, not times.
 """

@@ -89,6 +89,11 @@ class ArtifactRecord(_FlatRecord):
     arm_instructions_per_inference: Optional[float] = None
     arm_instructions: Optional[dict] = None
     arm_instructions_at_median_length: Optional[float] = None  # per inference, at median_length_tokens' ARM twin
+    # Where they go, by op type ({group: instructions}, summing to the count) at the bench and the median length
+    arm_split: Optional[dict] = None  # {"bench": {...}, "median": {...}}
+    # The same .nb on Lite's generic kernels (what a core Lite does not recognise runs; the table's are the A55's)
+    arm_generic_instructions_per_inference: Optional[float] = None
+    arm_generic_instructions_at_median_length: Optional[float] = None
     # The arm_fp16 .nb (opt --enable_fp16) on the fp16 Lite build's kernels under qemu: float artifacts only
     nb_bytes_arm_fp16: Optional[int] = None
     accuracy_arm_fp16: Optional[float] = None
@@ -99,6 +104,7 @@ class ArtifactRecord(_FlatRecord):
     arm_fp16_instructions_per_inference: Optional[float] = None
     arm_fp16_instructions: Optional[dict] = None
     arm_fp16_instructions_at_median_length: Optional[float] = None
+    arm_fp16_split: Optional[dict] = None
     arm_fp16_instructions_over_fp32: Optional[float] = None  # the fp16 .nb's count / the same artifact's arm .nb's
     accuracy_verified_by: str = ""
     # Each ratio's name says its direction: times_smaller and speedup are teacher / artifact (above 1 is

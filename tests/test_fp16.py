@@ -80,3 +80,34 @@ def test_an_fp16_target_without_the_fp16_build_is_left_out_or_named(tmp_path, mo
     (tmp_path / "r.yaml").write_text(text + "arm: {required: true}\n")
     with pytest.raises(StageError, match="arm.lite_dir_fp16.*FP16=ON"):
         arm_toolchain(load_strategy(tmp_path / "r.yaml"), fp16=True)
+
+
+def _assert_split(split: dict, total: float, where: str) -> None:
+    from ppliteformer.arm.op_split import GROUP_NAMES, OUTSIDE
+
+    assert split and tuple(split) == GROUP_NAMES, where
+    assert sum(split.values()) == total, f"{where}: the split does not sum to the count"
+    assert split["fc"] > 0 and split["layer_norm"] > 0 and split["lookup"] > 0, where
+    # feed and fetch: a few thousand instructions, whatever the model (a tiny one's 1-2%)
+    assert 0 <= split[OUTSIDE] < 0.05 * total, f"{where}: the op marks left {split[OUTSIDE]} of {total} uncounted"
+
+
+@needs_fp16
+def test_every_arm_count_is_split_by_op_type_at_both_lengths_and_identities(slu_run, pair_run):
+    """#20 item 1: each arm .nb's count at the bench and the median length, split by the op types Lite ran;
+    the A55's kernels and the generic ones counted apart (int8 fc differs: dotprod); fp16 pays for casts."""
+    for _, report in (slu_run, pair_run):
+        for a in report.artifacts:
+            for length, total in (("bench", a.arm_instructions_per_inference),
+                                  ("median", a.arm_instructions_at_median_length)):
+                _assert_split(a.arm_split[length], total, f"{a.name} arm at {length}")
+                if a.arm_fp16_split:
+                    fp16_total = (a.arm_fp16_instructions_per_inference if length == "bench"
+                                  else a.arm_fp16_instructions_at_median_length)
+                    _assert_split(a.arm_fp16_split[length], fp16_total, f"{a.name} arm_fp16 at {length}")
+                    assert a.arm_fp16_split[length]["casts/calib"] > 0, "opt's casts around layer_norm and gelu"
+            assert a.arm_generic_instructions_per_inference > 0 and a.arm_generic_instructions_at_median_length > 0
+    qat = pair_run[1].artifact("qat")
+    assert qat.arm_generic_instructions_per_inference > qat.arm_instructions_per_inference, \
+        "int8 fc on the A55's dotprod kernels takes fewer instructions than on the generic ones"
+    assert any(a.arm_fp16_split for a in pair_run[1].artifacts)

@@ -84,8 +84,22 @@ PHONE = {"device": {"kind": "android", "serial": "R58M123", "model": "Pixel 7"},
 REPORT.artifacts[2].accuracy_arm_fp16, REPORT.artifacts[2].accuracy_arm_fp16_reference = 0.875, 0.88
 REPORT.artifacts[2].arm_fp16_texts, REPORT.artifacts[2].nb_bytes_arm_fp16 = 40, 241000
 REPORT.artifacts[2].arm_fp16_instructions_per_inference = 1.1e6
-OUTPUTS = ["report.html", "report.json", "report.md", "report_arm_instructions.svg", "report_size.svg"]
-SVGS = ("report_arm_instructions.svg", "report_size.svg")
+
+
+def _split(fc, gelu, rest):
+    return {"fc": fc, "matmul": 0.1 * fc, "softmax": 0.05 * fc, "layer_norm": 0.01 * fc, "gelu": gelu,
+            "lookup": 1000, "casts/calib": 0, "the rest": rest, "feed/fetch": 5000}
+
+
+for artifact, scale in zip(REPORT.artifacts[:3], (1.0, 0.7, 0.6)):  # the op-type split at seq 48 and at 20
+    artifact.arm_split = {"bench": _split(1.4e6 * scale, 3e5 * scale, 2e5), "median": _split(6e5 * scale, 1e5, 8e4)}
+    artifact.arm_generic_instructions_per_inference = artifact.arm_instructions_per_inference
+    artifact.arm_instructions_at_median_length = sum(artifact.arm_split["median"].values())
+REPORT.artifacts[2].arm_fp16_split = {"bench": _split(5e5, 3e5, 2e5), "median": _split(2e5, 1e5, 8e4)}
+REPORT.artifacts[0].median_length_tokens = 20
+OUTPUTS = ["report.html", "report.json", "report.md", "report_arm_instructions.svg", "report_arm_split.svg",
+           "report_size.svg"]
+SVGS = ("report_arm_instructions.svg", "report_size.svg", "report_arm_split.svg")
 
 
 def write_workdir(folder: Path, report: Report = REPORT) -> Path:
@@ -123,14 +137,19 @@ def test_html_md_and_plots_are_written(tmp_path):
     reference = next(line for line in md.splitlines() if line.startswith("| reference: char 1-2-gram TF-IDF"))
     assert "| 0.8625 | -3.75 pts |" in reference and "not deployed" in reference
     # self-contained: two inline SVGs, nothing fetched (only references inside the page), no script
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 3
     assert not any(bad in page for bad in ("<script", "src=", "@import"))
     assert set(re.findall(r'href="(.)', page)) == {"#"} and set(re.findall(r"url\((.)", page)) == {"#"}
     assert all(f"]({name})" in md for name in SVGS)
-    instructions_svg, size_svg = (ET.fromstring((workdir / name).read_text()) for name in SVGS)
+    instructions_svg, size_svg, split_svg = (ET.fromstring((workdir / name).read_text()) for name in SVGS)
     labels = lambda svg: {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}  # noqa: E731
     assert {"teacher", "distill", "trim_vocab", "qat", "fp32", "fp16", "int8"} <= labels(size_svg)
     assert "qat" not in labels(instructions_svg) and "Left off, having no value here: qat (int8)." in page
+    # where the instructions go: a bar per arm .nb that has a split, at both lengths, every group in the legend
+    assert {"teacher (fp32)", "trim_vocab (fp16)", "fc", "gelu", "feed/fetch", "2.13 M", "0.88 M"} <= labels(split_svg)
+    assert "qat (int8)" not in labels(split_svg)
+    split_row = next(line for line in md.splitlines() if line.startswith("| teacher (fp32) | 2.10 / 2.10 |"))
+    assert "| fc 66%, gelu 14%, the rest 9% |" in split_row, split_row
 
 
 @pytest.mark.unit
@@ -145,7 +164,7 @@ def test_malicious_artifact_name_is_escaped(tmp_path):
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page and "&amp;amp;" in page
     assert "<script" not in md and "<img" not in md
     for name in SVGS:  # still well-formed XML, the name as a text node
-        assert evil in {t.text for t in ET.fromstring((workdir / name).read_text()).iter()}
+        assert any(evil in (t.text or "") for t in ET.fromstring((workdir / name).read_text()).iter()), name
 
 
 @pytest.mark.unit
@@ -243,7 +262,7 @@ def test_the_page_fits_a_1400_px_window_with_every_plot(tmp_path):
     assert found, f"Chromium printed no measured DOM (exit {proc.returncode}): {proc.stderr[-2000:]}"
     measured = json.loads(found.group(1).replace("&quot;", '"'))
     assert measured["width"] <= 1400, f"the page is {measured['width']} px wide: it overflows a 1400 px window"
-    assert len(measured["plots"]) == 2 and all(width > 300 for width in measured["plots"]), measured
+    assert len(measured["plots"]) == 3 and all(width > 300 for width in measured["plots"]), measured
 
 
 @pytest.mark.tiny

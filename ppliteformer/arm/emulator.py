@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StageError
+from .op_split import LOOP_OFFSET_ENV, loop_page_offset, ops_in_order, split_from_marks
 from .toolchain import SYSROOT, ArmToolchain, NATIVE
 
 CPU_IDENTITIES = ("auto", "emulator", "a55")
@@ -107,7 +108,10 @@ class ArmEmulator:
         requests, responses = folder / f"{tag}.req", folder / f"{tag}.res"
         write_requests(requests, feeds_list)
         command = self._command(nb_path, requests, responses, repeat, count)
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), responses
+        loop = loop_page_offset(self.toolchain.lite_library) if count else None
+        env = {**os.environ, LOOP_OFFSET_ENV: hex(loop)} if loop is not None else None
+        return (subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env),
+                responses)
 
     @staticmethod
     def _finish(proc, nb_path) -> str:
@@ -135,23 +139,41 @@ class ArmEmulator:
         return outputs
 
     def instructions(self, nb_path, feeds: dict, runs: int) -> dict:
-        """aarch64 instructions per inference: (count of ``runs`` runs - count of 1 run) / (runs - 1),
-        so loading the model and the first run's one-off work are left out. Deterministic."""
-        if runs < 2:
-            raise StageError("Counting instructions needs at least 2 runs (the count of 1 run is subtracted).")
-        with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:  # both counts run side by side
-            started = {repeat: self._start(nb_path, [feeds], Path(tmp), f"count{repeat}", repeat=repeat, count=True)[0]
-                       for repeat in (1, runs)}
-            counts = {}
-            for repeat, proc in started.items():
-                found = re.findall(r"guest_instructions: (\d+)", self._finish(proc, nb_path))
-                if not found:
-                    raise StageError("The qemu instruction-counting plugin printed no count; rebuild the ARM "
-                                     "tools (ppliteformer arm-setup) and check that qemu-user supports plugins.")
-                counts[repeat] = int(found[-1])
-        per_inference = (counts[runs] - counts[1]) / (runs - 1)
-        return {"instructions_per_inference": int(round(per_inference)), "runs": runs,
-                "instructions_1_run": counts[1], f"instructions_{runs}_runs": counts[runs], "cpu_identity": self.cpu}
+        """aarch64 instructions per inference, loading the model and the first run's one-off work left out.
+
+        Where the counter marks each turn of Lite's program loop (op_split.py): the average cycle (feed, the
+        program, fetch) from the start of run 2 to the start of run ``runs``, within one process, split by op
+        type. Elsewhere: (count of ``runs`` runs - count of 1 run) / (runs - 1), two processes, no split
+        (processes differ by some 10,000 instructions at start-up, which one process leaves out).
+        Deterministic either way."""
+        if runs < 3:
+            raise StageError("Counting instructions needs at least 3 runs (the first is left out, and a run's "
+                             "cycle ends where the next one starts).")
+        with tempfile.TemporaryDirectory(prefix="ppl-arm-") as tmp:
+            said = {runs: self._count(nb_path, feeds, Path(tmp), runs)}
+            split = split_from_marks(_numbers(r"op_marks:(.*)", said[runs]), ops_in_order(nb_path), runs)
+            if split is None:
+                said[1] = self._count(nb_path, feeds, Path(tmp), 1)
+        counts = {repeat: int(_numbers(r"guest_instructions: (\d+)", text)[-1]) for repeat, text in said.items()}
+        per_inference = sum(split.values()) if split else round((counts[runs] - counts[1]) / (runs - 1))
+        return {"instructions_per_inference": int(per_inference), "runs": runs, "method":
+                "one process, runs 2.." + str(runs) if split else f"count of {runs} runs - count of 1 run",
+                **{f"instructions_{repeat}_run{'s' if repeat > 1 else ''}": n for repeat, n in counts.items()},
+                "cpu_identity": self.cpu, "split": split}
+
+    def _count(self, nb_path, feeds: dict, folder: Path, repeat: int) -> str:
+        """What the counter printed for ``repeat`` runs of one inference."""
+        proc, _ = self._start(nb_path, [feeds], folder, f"count{repeat}", repeat=repeat, count=True)
+        said = self._finish(proc, nb_path)
+        if "guest_instructions:" not in said:
+            raise StageError("The qemu instruction-counting plugin printed no count; rebuild the ARM "
+                             "tools (ppliteformer arm-setup) and check that qemu-user supports plugins.")
+        return said
+
+
+def _numbers(pattern: str, text: str) -> list:
+    found = re.findall(pattern, text)
+    return [int(n) for n in " ".join(found).split()]
 
 
 class ArmKernelsModel:

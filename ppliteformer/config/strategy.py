@@ -142,7 +142,7 @@ class ArmConfig:
     # The final model is an fp16 .nb only when it takes fewer ARM instructions than the fp32 / int8 choice and its
     # metric on the ARM kernels is at most this far below the float program's on the same texts
     fp16_max_drop: float = 0.005
-    count_runs: int = 5       # instruction count: (count of this many runs - count of 1 run) / (runs - 1)
+    count_runs: int = 5       # instruction count: the average of runs 2..count_runs (arm/emulator.py)
 
     def __post_init__(self):
         _check(self.cpu in ("auto", "emulator", "a55"), "cpu must be auto, emulator or a55")
@@ -150,7 +150,7 @@ class ArmConfig:
         _check(self.min_texts >= 1, "min_texts must be at least 1")
         _check(self.final_texts >= 0, "final_texts must be 0 (the whole test split) or a positive count")
         _check(0 < self.int8_min_label_agreement <= 1, "int8_min_label_agreement must be in (0, 1]")
-        _check(2 <= self.count_runs <= 100, "count_runs must be between 2 and 100")
+        _check(3 <= self.count_runs <= 100, "count_runs must be between 3 and 100")
         _check(0 < self.fp16_logits_rtol < 1, "fp16_logits_rtol must be in (0, 1), e.g. 0.01")
         _check(0 < self.fp16_min_label_agreement <= 1, "fp16_min_label_agreement must be in (0, 1]")
         _check(0 <= self.fp16_max_drop < 1, "fp16_max_drop must be in [0, 1), e.g. 0.005 (half a point)")

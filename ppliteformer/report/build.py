@@ -54,6 +54,10 @@ def _artifact(name: str, records: dict, parameters) -> ArtifactRecord:
     record.arm_instructions_at_median_length = _per_inference(arm.get("instructions_at_median_length"))
     record.arm_fp16_instructions_per_inference = _per_inference(fp16.get("instructions"))
     record.arm_fp16_instructions_at_median_length = _per_inference(fp16.get("instructions_at_median_length"))
+    record.arm_split, record.arm_fp16_split = _split(arm), _split(fp16)
+    generic = arm.get("generic_kernels") or {}
+    record.arm_generic_instructions_per_inference = _per_inference(generic.get("instructions"))
+    record.arm_generic_instructions_at_median_length = _per_inference(generic.get("instructions_at_median_length"))
     record.arm_fp16_instructions_over_fp32 = _ratio(record.arm_fp16_instructions_per_inference,
                                                     record.arm_instructions_per_inference, 3)
     if int8:  # Paddle Inference on oneDNN's int8 kernels: Lite x86 cannot run int8 matmuls
@@ -71,6 +75,13 @@ def _artifact(name: str, records: dict, parameters) -> ArtifactRecord:
 
 def _per_inference(instructions) -> float | None:
     return (instructions or {}).get("instructions_per_inference")
+
+
+def _split(arm_metrics: dict) -> dict | None:
+    """The op-type split at the bench and the median length; None where the counts have none."""
+    split = {length: (arm_metrics.get(key) or {}).get("split")
+             for length, key in (("bench", "instructions"), ("median", "instructions_at_median_length"))}
+    return split if all(split.values()) else None
 
 
 def _step_result(name: str, records: dict) -> StepResult:

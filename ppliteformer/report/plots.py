@@ -102,3 +102,38 @@ def left_off(all_points: list, shown: list) -> str:
     gone = [f"{p.name} ({p.precision})" for p in all_points if (p.name, p.precision) not in kept]
     return f"Left off, having no value here: {', '.join(gone)}." if gone else ""
 
+
+
+GROUP_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def split_bars_svg(title: str, panels: list, groups: tuple) -> str:
+    """SVG text of one 100%-stacked horizontal bar per row, one panel per length, one above the other: ``panels`` is
+    (panel title, [(row label, {group: instructions})]); each bar is labelled with its total."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    rows = max((len(bars) for _, bars in panels), default=1)
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ppliteformer", "font.size": 9}):
+        fig = Figure(figsize=(6.2, 1.0 + (0.9 + 0.3 * rows) * max(1, len(panels))), dpi=100, layout="constrained")
+        axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
+        for ax, (panel_title, bars) in zip(axes, panels):
+            labels = [label.replace("$", r"\$") for label, _ in bars][::-1]  # first row on top
+            left = [0.0] * len(bars)
+            for group, colour in zip(groups, GROUP_COLOURS):
+                shares = [100 * max(split.get(group, 0), 0) / (sum(split.values()) or 1) for _, split in bars][::-1]
+                ax.barh(labels, shares, left=left, color=colour, label=group, height=0.7)
+                left = [a + b for a, b in zip(left, shares)]
+            for y, (_, split) in enumerate(bars[::-1]):
+                ax.text(101, y, f"{sum(split.values()) / 1e6:.2f} M", va="center", fontsize=8)
+            ax.set_xlim(0, 116)
+            ax.set_xticks(range(0, 101, 20))
+            ax.set_xlabel("share of aarch64 instructions per inference (%)")
+            ax.set_title(panel_title, fontsize=10)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=(len(groups) + 1) // 2,
+                   fontsize=8, frameon=False)
+        fig.suptitle(title, fontsize=11, fontweight="bold")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]

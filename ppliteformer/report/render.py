@@ -27,10 +27,11 @@ from ..atomic import write_text_atomic
 from ..errors import ReportError
 from ..layout import REPORT_FILE
 from ..records import ArtifactRecord, Report
-from .plots import left_off, points, scatter_svg
+from ..arm.op_split import GROUP_NAMES
+from .plots import left_off, points, scatter_svg, split_bars_svg
 
 HTML_FILE, MD_FILE = "report.html", "report.md"
-INSTRUCTIONS_SVG, SIZE_SVG = "report_arm_instructions.svg", "report_size.svg"
+INSTRUCTIONS_SVG, SIZE_SVG, SPLIT_SVG = "report_arm_instructions.svg", "report_size.svg", "report_arm_split.svg"
 LATENCY_KEYS = ("median_ms", "p90_ms", "min_ms", "avg_ms")
 # Where each row's metric comes from: a footnote per kind, marked in the artifact cell
 FOOTNOTES = {
@@ -71,11 +72,11 @@ def render_report(workdir, device_results=()) -> tuple:
     report = read_report(workdir)
     names = [a.name for a in report.artifacts]
     devices = [_load_device(Path(p), names, report.final) for p in device_results]
-    plots = _plot_section(report)
-    sections = [_run_section(report), _artifact_section(report, devices), plots, _details_section(report)]
+    plots, split = _plot_section(report), _split_section(report)
+    sections = [_run_section(report), _artifact_section(report, devices), plots, split, _details_section(report)]
     if devices:
         sections.append(_device_section(devices))
-    for file_name, _, _, svg in plots.plots:
+    for file_name, _, _, svg in plots.plots + split.plots:
         _write_atomic(workdir / file_name, svg)
     title = f"ppliteformer report: {report.strategy}"
     html_path, md_path = workdir / HTML_FILE, workdir / MD_FILE
@@ -303,6 +304,52 @@ def _plot_section(report: Report) -> _Section:
                                       "each fp16 point to its fp32 twin.")))
         plots.append((file_name, title, note, scatter_svg(title, x_title, shown, report.metric)))
     return _Section("Plots", plots=plots)
+
+
+def _split_section(report: Report) -> _Section:
+    """Where each arm .nb's instructions go, by op type, at the bench and the median length: stacked bars,
+    and the totals with the A55's kernels and Lite's generic ones."""
+    rows = [(f"{a.name} ({precision})", a, precision, a.arm_fp16_split if precision == "fp16" else a.arm_split)
+            for _, _, a, precision in _rows(report)]
+    rows = [row for row in rows if row[3]]
+    if not rows:
+        return _Section("Where the ARM instructions go", lines=[
+            "No split: the ARM kernels did not run, or the Paddle Lite build's run loop was not recognised "
+            "(arm/op_split.py knows v2.13-rc's)."])
+    seq = next(a.arm_instructions.get("seq_len") for a in report.artifacts if a.arm_instructions)
+    median = next((a.median_length_tokens for a in report.artifacts if a.median_length_tokens), None)
+    panels = [(f"seq {seq} (the bench length)", [(label, split["bench"]) for label, _, _, split in rows]),
+              (f"the test split's median length ({median} tokens)", [(label, split["median"])
+                                                                    for label, _, _, split in rows])]
+    title = "Where the ARM instructions go, by op type"
+    svg = split_bars_svg(title, panels, GROUP_NAMES)
+    headers = ["arm .nb", f"seq {seq}: M instructions / generic kernels",
+               f"median ({median}): M instructions / generic kernels", f"largest shares at seq {seq}"]
+    table = []
+    for label, a, precision, split in rows:
+        generic = precision != "fp16"
+        table.append([label,
+                      _pair(_arm_figures(a, precision)["insns"], a.arm_generic_instructions_per_inference if generic
+                            else None),
+                      _pair(_arm_figures(a, precision)["median"], a.arm_generic_instructions_at_median_length
+                            if generic else None),
+                      _largest_shares(split["bench"])])
+    identity = next((a.arm_cpu_identity for a in report.artifacts if a.arm_cpu_identity), "-")
+    return _Section(title, table=(headers, table), plots=[(SPLIT_SVG, title, "", svg)], lines=[
+        f"Counted on Paddle Lite's ARM kernels under qemu ({identity} CPU identity; 'generic kernels': the same .nb "
+        "on the kernels Lite runs on a core it does not recognise, where int8 has no dotprod; fp16 .nb files run on "
+        "ARMv8.2 cores only). A qemu plugin marks each turn of Lite's program loop, so each op's count is its "
+        "kernel's; 'feed/fetch' is the rest of one inference. Instruction counts, not times on a device."])
+
+
+def _pair(first, second) -> str:
+    return " / ".join(_num(_scaled(value, 1e-6), ".2f") for value in (first, second))
+
+
+def _largest_shares(split: dict, shown: int = 3) -> str:
+    total = sum(split.values()) or 1
+    largest = sorted(split.items(), key=lambda item: -item[1])[:shown]
+    return ", ".join(f"{group} {count / total:.0%}" for group, count in largest)
 
 
 def _selfcheck(check) -> str:

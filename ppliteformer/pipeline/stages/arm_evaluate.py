@@ -10,7 +10,9 @@ Two results, both labelled as coming from emulated ARM kernels (not from a devic
   (logits within ``arm.fp16_logits_rtol`` of the largest logit, labels on
   ``arm.fp16_min_label_agreement``). A failed check fails the run.
 - aarch64 instructions per inference at batch 1, 1 thread, at the bench sequence length and at
-  the test split's median length (a phone's texts are short).
+  the test split's median length (a phone's texts are short), each split by op type (arm/op_split.py);
+  with the A55 identity, the same counts on Lite's generic kernels too (``generic_kernels``: what a
+  core Lite does not recognise runs; int8 differs most, as only the A55's kernels use dotprod).
 """
 from __future__ import annotations
 
@@ -91,6 +93,13 @@ def instructions_at(emulator: ArmEmulator, arm_nb, seq_len: int, vocab_size: int
     return {**emulator.instructions(arm_nb, feeds, runs), "seq_len": seq_len}
 
 
+def _counts(emulator: ArmEmulator, arm_nb, lengths: tuple, vocab_size: int, id_dtype: str, runs: int) -> dict:
+    """{"instructions": at the bench length, "instructions_at_median_length": at the median} (``lengths``)."""
+    counts = {seq_len: instructions_at(emulator, arm_nb, seq_len, vocab_size, id_dtype, runs)
+              for seq_len in dict.fromkeys(lengths)}  # once where the two lengths are one
+    return {"instructions": counts[lengths[0]], "instructions_at_median_length": counts[lengths[1]]}
+
+
 def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy, precision: str, final: bool,
                     label: str) -> dict:
     """The task's metric of the arm .nb on the ARM kernels, its parity with Paddle Inference, its instructions."""
@@ -116,10 +125,12 @@ def evaluate_on_arm(toolchain: ArmToolchain, model_dir, arm_nb, splits, strategy
                "reference_largest_abs_logit": _largest_abs_logit(reference), **task.compare(reference, arm)}
     _check(metrics, strategy, precision, label)
     median = median_length(ids)
-    counts = {}
-    for seq_len in dict.fromkeys((strategy.bench.seq_len, median)):  # once where the two lengths are one
-        counts[seq_len] = instructions_at(emulator, arm_nb, seq_len, len(tokenizer), id_dtype, cfg.count_runs)
-    metrics["instructions"], metrics["instructions_at_median_length"] = counts[strategy.bench.seq_len], counts[median]
+    metrics.update(_counts(emulator, arm_nb, (strategy.bench.seq_len, median), len(tokenizer), id_dtype,
+                           cfg.count_runs))
+    if emulator.cpu == "a55" and precision != "fp16":  # fp16 kernels exist for ARMv8.2 cores only
+        metrics["generic_kernels"] = _counts(ArmEmulator(toolchain, "emulator"), arm_nb,
+                                             (strategy.bench.seq_len, median), len(tokenizer), id_dtype,
+                                             cfg.count_runs)
     log.info(f"{label}: ARM kernels ({precision}) under qemu ({emulator.cpu} CPU identity): {task.metric} "
              f"{metrics['accuracy']:.4f} on {count} of {len(ids)} test texts; vs {metrics['reference']} largest logit "
              f"difference {metrics['max_abs_logit_diff']:.1e}, labels agree on {metrics['label_agreement']:.2%}; "
@@ -142,7 +153,8 @@ def stage(strategy, toolchain: ArmToolchain, model: str, converted: str, name: s
                                get_task(strategy.task).read_splits(ctx.input(DATA_STAGE)), strategy, precision, final,
                                name)
     config = {"arm": strategy.arm, "evaluate": strategy.evaluate, "seq_len": strategy.bench.seq_len,
-              "final": final, "native_build": toolchain.build_dir.name, "at_median_length": True}
+              "final": final, "native_build": toolchain.build_dir.name, "at_median_length": True,
+              "split_and_generic_kernels": True}
     if precision == "fp16":  # a work dir of before fp16 keeps its fp32 and int8 stages
         config["precision"] = precision
     return Stage(name, run, stage_config(strategy, config), inputs=(DATA_STAGE, model, converted))
