@@ -285,3 +285,16 @@ def test_a_report_with_the_old_ratio_names_still_reads():
                                     "arm_instruction_ratio_vs_teacher": 0.04, "arm_instruction_ratio_vs_source": 0.6})
     assert (old.times_smaller_arm_vs_teacher, old.arm_instructions_over_teacher, old.arm_instructions_over_source) \
         == (27.1, 0.04, 0.6)
+
+
+@pytest.mark.unit
+def test_an_int8_nb_is_plotted_at_both_kernels_counts(tmp_path):
+    report = copy.deepcopy(REPORT)
+    qat = report.artifacts[3]
+    qat.arm_instructions_per_inference, qat.arm_generic_instructions_per_inference = 0.8e6, 1.2e6
+    qat.accuracy_arm, qat.arm_whole_test_split = 0.87, True
+    workdir = write_workdir(tmp_path / "w", report)
+    html_path, _ = render_report(workdir)
+    texts = [t.text for t in ET.fromstring((workdir / SVGS[0]).read_text()).iter("{http://www.w3.org/2000/svg}text")]
+    assert texts.count("qat") == 2 and "int8, generic kernels" in texts and "int8" in texts
+    assert "A hollow diamond is an int8 .nb on Lite&#x27;s generic kernels" in html_path.read_text(encoding="utf-8")

@@ -22,16 +22,21 @@ class Point:
     instructions: float | None  # aarch64 instructions per inference on the ARM kernels (emulated)
     nb_bytes: int | None  # the arm .nb it is measured on
     metric: float | None  # 0..1, see ``points``
+    generic: bool = False  # counted on Lite's generic kernels (an int8 .nb: no dotprod), not the A55's
 
 
 def points(artifacts: list) -> list:
     """One point per artifact, and one more per fp16 .nb. The metric is each one's own: Paddle Inference's
     on the test split for fp32; the ARM int8 kernels' where they ran the whole test split, else the simulated
-    int8 program's, for int8; the fp16 ARM kernels' on the texts they ran for fp16."""
+    int8 program's, for int8; the fp16 ARM kernels' on the texts they ran for fp16. An int8 artifact has one
+    more, at its count on Lite's generic kernels (fp32 kernels are the same on both)."""
     out = []
     for a in artifacts:
+        metric = a.accuracy_arm if a.int8 and a.arm_whole_test_split else a.accuracy
         out.append(Point(a.name, "int8" if a.int8 else "fp32", a.arm_instructions_per_inference, a.nb_bytes_arm,
-                         a.accuracy_arm if a.int8 and a.arm_whole_test_split else a.accuracy))
+                         metric))
+        if a.int8 and a.arm_generic_instructions_per_inference:
+            out.append(Point(a.name, "int8", a.arm_generic_instructions_per_inference, None, metric, generic=True))
         if a.accuracy_arm_fp16 is not None:
             out.append(Point(a.name, "fp16", a.arm_fp16_instructions_per_inference, a.nb_bytes_arm_fp16,
                              a.accuracy_arm_fp16))
@@ -49,7 +54,7 @@ def scatter_svg(title: str, x_title: str, shown: list, metric: str, split: str =
         ax = fig.subplots()
         if not shown:
             ax.text(0.5, 0.5, "no artifact to plot", ha="center", va="center", transform=ax.transAxes)
-        in_order = [(x, p.metric * 100) for p, x in shown if p.precision != "fp16"] if chain else []
+        in_order = [(x, p.metric * 100) for p, x in shown if p.precision != "fp16" and not p.generic] if chain else []
         if in_order:
             ax.plot(*zip(*in_order), color="#999999", linestyle="--", linewidth=1, zorder=1)
         twins = {p.name: (x, p.metric * 100) for p, x in shown if p.precision == "fp32"} if chain else {}
@@ -57,9 +62,13 @@ def scatter_svg(title: str, x_title: str, shown: list, metric: str, split: str =
             if p.precision == "fp16" and p.name in twins:
                 ax.plot(*zip(twins[p.name], (x, p.metric * 100)), color=COLOURS["fp16"], linewidth=1, zorder=1)
         for precision, colour in COLOURS.items():
-            mine = [(x, p.metric * 100) for p, x in shown if p.precision == precision]
+            mine = [(x, p.metric * 100) for p, x in shown if p.precision == precision and not p.generic]
             if mine:
                 ax.scatter(*zip(*mine), color=colour, marker=MARKERS[precision], label=precision, zorder=3)
+        generic = [(x, p.metric * 100) for p, x in shown if p.generic]
+        if generic:
+            ax.scatter(*zip(*generic), facecolors="none", edgecolors=COLOURS["int8"], marker=MARKERS["int8"],
+                       label="int8, generic kernels", zorder=3)
         for (p, x), (dx, dy) in zip(shown, _label_offsets(shown)):
             ax.annotate(p.name.replace("$", r"\$"), (x, p.metric * 100),  # a name as text, never mathtext
                         textcoords="offset points", xytext=(dx, dy), zorder=4,
@@ -101,7 +110,6 @@ def left_off(all_points: list, shown: list) -> str:
     kept = {(p.name, p.precision) for p, _ in shown}
     gone = [f"{p.name} ({p.precision})" for p in all_points if (p.name, p.precision) not in kept]
     return f"Left off, having no value here: {', '.join(gone)}." if gone else ""
-
 
 
 GROUP_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")

@@ -300,8 +300,11 @@ def _plot_section(report: Report) -> _Section:
             (SIZE_SVG, f"{report.metric} vs arm .nb size", "arm .nb size in MB (log)",
              lambda p: None if p.nb_bytes is None else p.nb_bytes / 1e6)):
         shown = [(p, x_of(p)) for p in every if x_of(p) and p.metric is not None]
+        generic = any(p.generic for p, _ in shown)
         note = " ".join(filter(None, (left_off(every, shown), "fp32 and int8 points are joined in chain order; "
-                                      "each fp16 point to its fp32 twin.")))
+                                      "each fp16 point to its fp32 twin.", generic and
+                                      "A hollow diamond is an int8 .nb on Lite's generic kernels (no dotprod), the "
+                                      "filled one the A55's.")))
         plots.append((file_name, title, note, scatter_svg(title, x_title, shown, report.metric)))
     return _Section("Plots", plots=plots)
 
