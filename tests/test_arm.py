@@ -73,6 +73,32 @@ def test_instruction_counts_are_deterministic(tiny_run):
 
 
 @needs_arm
+def test_a_lite_build_whose_run_loop_is_not_recognised_is_counted_without_a_split(tiny_run, monkeypatch):
+    """The two-process count (no op marks) agrees with the one-process one, whose split it cannot give."""
+    from ppliteformer.arm import emulator as emulator_module
+    from ppliteformer.bench.latency import synthetic_inputs
+
+    workdir, _ = tiny_run
+    nb, feeds = workdir / "convert" / "arm" / NB_FILE, synthetic_inputs(1, 48, 100)
+    marked = emulator_module.ArmEmulator(ensure_toolchain()).instructions(nb, feeds, runs=5)
+    monkeypatch.setattr(emulator_module, "loop_page_offset", lambda library: None)
+    unmarked = emulator_module.ArmEmulator(ensure_toolchain()).instructions(nb, feeds, runs=5)
+    assert unmarked["split"] is None and unmarked["method"] == "count of 5 runs - count of 1 run"
+    assert abs(unmarked["instructions_per_inference"] / marked["instructions_per_inference"] - 1) < 0.03
+
+
+def test_marks_that_do_not_come_to_one_per_op_give_no_split():
+    from ppliteformer.arm.op_split import split_from_marks
+
+    ops = ["fc", "gelu", "softmax"]
+    # each run's loop head: before each of the 3 ops and at the end; run 2 (from 100 to run 3's start at 200) counts
+    marks = [0, 12, 40, 46, 100, 110, 130, 135, 200, 211, 232, 238]
+    assert split_from_marks(marks, ops, 3) == {"fc": 10, "matmul": 0, "softmax": 5, "layer_norm": 0, "gelu": 20,
+                                               "lookup": 0, "casts/calib": 0, "the rest": 0, "feed/fetch": 65}
+    assert split_from_marks(marks[:-1], ops, 3) is None and split_from_marks(marks, ops + ["fc"], 3) is None
+
+
+@needs_arm
 def test_an_x86_nb_on_arm_kernels_is_a_clear_error(tiny_run):
     from ppliteformer.arm.emulator import ArmEmulator
 
