@@ -86,7 +86,7 @@ def pair_run(tmp_path_factory, corpus_tsv):
 
 
 NER_CHAIN = """chain: [distill, prune, trim_vocab, embedding_int8, qat]
-distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, epochs: 2, batch_size: 16, learning_rate: 5.0e-3}
+distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, activation: relu, epochs: 2, batch_size: 16, learning_rate: 5.0e-3}
 prune: {epochs: 1, importance_batches: 2}
 qat: {epochs: 1}
 """

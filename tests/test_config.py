@@ -78,6 +78,8 @@ def _write(tmp_path, text) -> Path:
                                                  "chain: [distill, prune]"]),
     ("chain: [distill]\ndistill: {heads: 3}\n", ["section 'distill'", "heads must be at least 1 and divide"]),
     ("chain: [distill]\ndistill: {temprature: 3}\n", ["unknown key 'temprature'", "temperature"]),
+    ("chain: [distill]\ndistill: {activation: swish}\n", ["section 'distill'", "activation must be one of",
+                                                          "'relu'"]),
     ("chain: [ptq]\nptq: {algo: percentile}\n", ["algo must be one of hist, avg, mse, KL"]),
     ("chain: [prune]\nprune: {head_keep_ratio: 0}\n", ["head_keep_ratio must be in (0, 1]"]),
     ("teacher:\n  epochs: 1\ndata: {seed: 3}\nteacher:\n  epochs: 2\n",

@@ -60,6 +60,11 @@ def test_token_cls_runs_the_chain_with_span_f1_on_every_runtime(ner_run):
         assert art.max_abs_logit_diff_lite_vs_inference < 1e-4 and art.label_agreement_lite_vs_inference == 1.0
     assert report.steps["prune"].details["after"]["heads"] == [1] and arts["qat"].int8
     assert report.steps["distill"].details["dev_agreement_with_teacher_after"] > 0.5  # per-token soft targets
+    from ppliteformer.models.export_program import program_op_types
+
+    assert "gelu" in program_op_types(workdir / "export") and "relu" not in program_op_types(workdir / "export")
+    assert "relu" in program_op_types(workdir / "distill_export")  # the student's own activation (the recipe's)
+    assert "gelu" not in program_op_types(workdir / "distill_export")
     teacher_logits = __import__("numpy").load(workdir / "teacher_logits" / "train_logits.npy")
     assert teacher_logits.ndim == 3 and teacher_logits.shape[2] == len(splits["labels"])  # [sentences, pieces, tags]
     baseline = report.baselines["window_sgd_logreg"]

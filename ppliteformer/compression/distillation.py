@@ -20,6 +20,7 @@ def build_student(teacher, cfg):
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers, config.hidden_size = cfg.layers, cfg.hidden_size
     config.num_attention_heads, config.intermediate_size = cfg.heads, cfg.ffn_size
+    config.hidden_act = teacher.config.hidden_act if cfg.activation == "teacher" else cfg.activation
     student = type(teacher)(config)
     if cfg.init_from_teacher:
         init_from_teacher(student, teacher)
@@ -37,13 +38,13 @@ def init_from_teacher(student, teacher) -> None:
     from ..models.families import layer_prefix
 
     s, t = student.config, teacher.config
-    if (s.hidden_size, s.num_attention_heads, s.intermediate_size) != \
-            (t.hidden_size, t.num_attention_heads, t.intermediate_size):
+    if (s.hidden_size, s.num_attention_heads, s.intermediate_size, s.hidden_act) != \
+            (t.hidden_size, t.num_attention_heads, t.intermediate_size, t.hidden_act):
         raise ConfigError(
-            f"distill.init_from_teacher needs the teacher's widths (hidden_size {t.hidden_size}, heads "
-            f"{t.num_attention_heads}, ffn_size {t.intermediate_size}); the student has {s.hidden_size}, "
-            f"{s.num_attention_heads}, {s.intermediate_size}. Use those widths with fewer layers, or set "
-            "init_from_teacher: false.")
+            f"distill.init_from_teacher needs the teacher's widths and activation (hidden_size {t.hidden_size}, "
+            f"heads {t.num_attention_heads}, ffn_size {t.intermediate_size}, {t.hidden_act}); the student has "
+            f"{s.hidden_size}, {s.num_attention_heads}, {s.intermediate_size}, {s.hidden_act}. Use those with "
+            "fewer layers, or set init_from_teacher: false.")
     source = teacher.state_dict()
     mapping = layer_map(s.num_hidden_layers, t.num_hidden_layers)
     prefix = layer_prefix(student)
