@@ -90,6 +90,9 @@ distill: {layers: 1, hidden_size: 32, heads: 2, ffn_size: 64, activation: relu, 
 prune: {epochs: 1, importance_batches: 2}
 qat: {epochs: 1}
 """
+# GELU, as the SLU recipe: with ReLU this 2-epoch model's int8 .nb flipped 9 of 741 decoded slot tags (and 24
+# of 120 [CLS]/[SEP] tags, which no loss trains) against its simulation, under the 99% parity rule.
+SLU_CHAIN = NER_CHAIN.replace(" activation: relu,", "")
 NER_STRATEGY = """
 name: tiny_ner
 task: token_cls
@@ -135,7 +138,7 @@ def slu_jsonl(tmp_path_factory):
 @pytest.fixture(scope="session")
 def slu_run(tmp_path_factory, slu_jsonl):
     """(workdir, report) of the whole chain for intent + slots on 600 ATIS utterances (JSONL)."""
-    return run_written_strategy(tmp_path_factory, "slu", SLU_STRATEGY.format(data=slu_jsonl) + NER_CHAIN)
+    return run_written_strategy(tmp_path_factory, "slu", SLU_STRATEGY.format(data=slu_jsonl) + SLU_CHAIN)
 
 
 def run_written_strategy(tmp_path_factory, name: str, text: str) -> tuple:
